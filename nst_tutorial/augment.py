@@ -1,0 +1,90 @@
+"""Step 3 of the seed: augment VGG19 with target inputs, EVENT gates and Euclidean losses."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+
+import torch
+from torch import Tensor, nn
+
+from .config import Config
+from .losses import ContentLoss, StyleLoss, total_variation
+from .vgg import Normalizer, layer_names, tap
+
+
+class AugmentedModel(nn.Module):
+    """VGG19 with a loss module after each style/content layer and the image as its only parameter.
+
+    `image` plays the seed's PARAMETER layer `input1`: a (1, 3, H, W) tensor in the network's
+    own pixel space (BGR 0-255 minus the mean for the Caffe weights). Calling the model runs
+    the forward pass and returns the total loss; `losses()` names each term.
+    """
+
+    def __init__(self, net: nn.Sequential, normalizer: Normalizer, image: Tensor, config: Config) -> None:
+        super().__init__()
+        self.normalizer = normalizer
+        self.image = nn.Parameter(normalizer.to_model(image).detach().clone())
+        self.net = net
+        self.style_weight = config.style_weight
+        self.content_weight = config.content_weight
+        self.tv_weight = config.tv_weight
+
+    def forward(self) -> Tensor:
+        self.net(self.image)
+        return self.total(self.losses())
+
+    def losses(self) -> "OrderedDict[str, Tensor]":
+        """Weighted loss of each term of the last forward pass: "style/conv1_1", ..., "content/conv4_2", "tv"."""
+        out: "OrderedDict[str, Tensor]" = OrderedDict()
+        for name, module in self.net.named_children():
+            if isinstance(module, StyleLoss):
+                out[f"style/{name.removeprefix('style_')}"] = self.style_weight * module.loss
+            elif isinstance(module, ContentLoss):
+                out[f"content/{name.removeprefix('content_')}"] = self.content_weight * module.loss
+        if self.tv_weight:
+            out["tv"] = self.tv_weight * total_variation(self.normalizer.from_model(self.image))
+        return out
+
+    @staticmethod
+    def total(losses: "OrderedDict[str, Tensor]") -> Tensor:
+        return torch.stack(list(losses.values())).sum()
+
+    def rgb(self) -> Tensor:
+        """The image being learned as RGB in [0, 1], detached: (1, 3, H, W)."""
+        return self.normalizer.from_model(self.image.detach()).clamp(0, 1)
+
+    def loss_modules(self) -> "OrderedDict[str, nn.Module]":
+        return OrderedDict((n, m) for n, m in self.net.named_children() if isinstance(m, (StyleLoss, ContentLoss)))
+
+
+def augment(
+    net: nn.Sequential,
+    normalizer: Normalizer,
+    style_targets: dict[str, Tensor],
+    content_targets: dict[str, Tensor],
+    init: Tensor,
+    config: Config = Config(),
+) -> AugmentedModel:
+    """Insert a StyleLoss/ContentLoss after each target layer and truncate after the deepest one.
+
+    `style_targets` and `content_targets` come from `capture_style_targets` and
+    `capture_content_targets` (seed steps 1 and 2); `init` is the starting RGB image
+    (1, 3, H, W) in [0, 1]. The VGG weights stay frozen: only the image learns.
+    """
+    style_w = dict(zip(config.style_layers, config.style_layer_weights))
+    content_w = dict(zip(config.content_layers, config.content_layer_weights))
+    after: dict[str, list[tuple[str, nn.Module]]] = {}
+    for name, target in style_targets.items():
+        module = StyleLoss(target, style_w[name], gate=config.event_gate)
+        after.setdefault(tap(name, config.relu_in_place), []).append((f"style_{name}", module))
+    for name, target in content_targets.items():
+        module = ContentLoss(target, content_w[name], gate=config.event_gate)
+        after.setdefault(tap(name, config.relu_in_place), []).append((f"content_{name}", module))
+    layers: "OrderedDict[str, nn.Module]" = OrderedDict()
+    base = dict(net.named_children())
+    for name in layer_names():
+        if not after:
+            break  # layers past the deepest loss cost time and change nothing
+        layers[name] = base[name]
+        layers.update(after.pop(name, []))
+    return AugmentedModel(nn.Sequential(layers), normalizer, init, config)

@@ -1,0 +1,172 @@
+"""Load any reasonable image as a (1, 3, H, W) RGB tensor in [0, 1], and save results safely."""
+
+from __future__ import annotations
+
+import io
+import os
+import tempfile
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps, UnidentifiedImageError
+from torch import Tensor
+
+from .errors import ImageLoadError, ImageTooSmallError, OutputPathError
+
+ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray | Tensor
+SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
+MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb limit; larger files are refused, not decoded
+
+
+def load_image(source: ImageSource, size: int | None = None, max_pixels: int = MAX_PIXELS) -> Tensor:
+    """Read a path, bytes, PIL image, (H, W[, C]) array or tensor as RGB (1, 3, H, W) in [0, 1].
+
+    Honours EXIF orientation, accepts L, LA, P, RGBA, CMYK and 16-bit images, and resizes so
+    the long side is `size` pixels. Raises `ImageLoadError` with a one-line reason.
+    """
+    if isinstance(source, Tensor):
+        return _from_tensor(source, size)
+    if isinstance(source, np.ndarray):
+        pil = _from_array(source)
+    elif isinstance(source, Image.Image):
+        pil = source
+    else:
+        pil = _open(source, max_pixels)
+    rgb = _to_rgb_array(ImageOps.exif_transpose(pil))
+    return _resize(torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0), size)
+
+
+def _open(source: str | os.PathLike | bytes, max_pixels: int) -> Image.Image:
+    name = "uploaded data" if isinstance(source, bytes) else str(source)
+    if not isinstance(source, bytes):
+        path = Path(source)
+        if not path.exists():
+            raise ImageLoadError(f"{name}: no such file")
+        if path.is_dir():
+            raise ImageLoadError(f"{name}: is a directory, not an image file")
+        if path.stat().st_size == 0:
+            raise ImageLoadError(f"{name}: the file is empty")
+        source = path.read_bytes()
+    elif not source:
+        raise ImageLoadError(f"{name}: empty")
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            image = Image.open(io.BytesIO(source))
+            if image.width * image.height > max_pixels:
+                raise Image.DecompressionBombError("too many pixels")
+            image.load()
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
+        raise ImageLoadError(f"{name}: more than {max_pixels:,} pixels; "
+                             "refusing to decode a possible decompression bomb") from None
+    except UnidentifiedImageError:
+        raise ImageLoadError(f"{name}: not an image Pillow can read") from None
+    except (OSError, SyntaxError, ValueError) as exc:
+        raise ImageLoadError(f"{name}: damaged or truncated image ({exc})") from None
+    return image
+
+
+def _to_rgb_array(image: Image.Image) -> np.ndarray:
+    """(H, W, 3) float32 in [0, 1]; 16-bit and float images keep their full range."""
+    if image.mode.startswith("I") or image.mode == "F":
+        a = np.asarray(image, dtype=np.float32)
+        a = a / (65535.0 if image.mode.startswith("I;16") or a.max() > 255 else 255.0)
+        return np.repeat(a[..., None], 3, axis=2).clip(0, 1)
+    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
+        # Composite on white so transparent areas do not turn into arbitrary colours.
+        rgba = image.convert("RGBA")
+        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
+    return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+
+
+def _from_array(a: np.ndarray) -> Image.Image:
+    if a.ndim == 3 and a.shape[2] == 1:
+        a = a[..., 0]
+    if a.ndim not in (2, 3) or (a.ndim == 3 and a.shape[2] not in (3, 4)):
+        raise ImageLoadError(f"array of shape {a.shape} is not an (H, W), (H, W, 3) or (H, W, 4) image")
+    if a.dtype == np.uint8:
+        return Image.fromarray(a)
+    if a.dtype == np.uint16:
+        return Image.fromarray((a / 257).round().astype(np.uint8))
+    return Image.fromarray((np.clip(a, 0, 1) * 255).round().astype(np.uint8))
+
+
+def _from_tensor(t: Tensor, size: int | None) -> Tensor:
+    t = t.detach().float().cpu()
+    t = t.unsqueeze(0) if t.ndim == 3 else t
+    if t.ndim != 4 or t.shape[:2] != (1, 3):
+        raise ImageLoadError(f"tensor of shape {tuple(t.shape)} is not an RGB image (1, 3, H, W) or (3, H, W)")
+    return _resize(t.clamp(0, 1), size)
+
+
+def _resize(image: Tensor, size: int | None) -> Tensor:
+    """Resize (1, 3, H, W) so its long side is `size` (antialiased bicubic, like PIL's)."""
+    h, w = image.shape[-2:]
+    if size is None or max(h, w) == size:
+        return image.contiguous()
+    scale = size / max(h, w)
+    new = (max(1, round(h * scale)), max(1, round(w * scale)))
+    return torch.nn.functional.interpolate(image, size=new, mode="bicubic", antialias=True,
+                                           align_corners=False).clamp(0, 1)
+
+
+def check_size(image: Tensor, min_side: int, what: str = "image") -> Tensor:
+    """Raise `ImageTooSmallError` if a side of (1, 3, H, W) is below `min_side` pixels."""
+    h, w = image.shape[-2:]
+    if min(h, w) < min_side:
+        raise ImageTooSmallError(f"{what} is {w}x{h} pixels; the deepest layer needs at least "
+                                 f"{min_side} pixels on each side (use a larger size)")
+    return image
+
+
+def to_pil(image: Tensor) -> Image.Image:
+    """(1, 3, H, W) or (3, H, W) in [0, 1] -> 8-bit RGB PIL image (rounded, as saved)."""
+    a = image.detach().float().cpu().reshape(-1, *image.shape[-2:]).clamp(0, 1)
+    return Image.fromarray((a.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+
+
+def check_output_path(path: str | os.PathLike) -> Path:
+    """Return `path` if an image can be written there, else raise `OutputPathError`; writes nothing."""
+    path = Path(path)
+    if path.suffix.lower() not in SAVE_FORMATS:
+        raise OutputPathError(f"{path}: use a .png, .jpg or .jpeg file name")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputPathError(f"{path}: folder {folder} does not exist")
+    if path.is_dir():
+        raise OutputPathError(f"{path}: is a directory")
+    if path.exists() and not os.access(path, os.W_OK):
+        raise OutputPathError(f"{path}: no permission to overwrite this file")
+    try:  # the only sure test of a folder is to write in it; the probe file vanishes on close
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise OutputPathError(f"{path}: could not write ({exc.strerror or exc})") from None
+    return path
+
+
+def save_image(image: Tensor, path: str | os.PathLike, quality: int = 95) -> Path:
+    """Write (1, 3, H, W) RGB in [0, 1] as PNG or JPEG atomically: a temp file, then a rename."""
+    path = check_output_path(path)
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        os.fchmod(fd, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
+        with os.fdopen(fd, "wb") as f:
+            to_pil(image).save(f, format=SAVE_FORMATS[path.suffix.lower()], quality=quality)
+        os.replace(tmp, path)
+    except BaseException as exc:
+        if tmp is not None:
+            Path(tmp).unlink(missing_ok=True)
+        if isinstance(exc, OSError):
+            raise OutputPathError(f"{path}: could not write ({exc.strerror or exc})") from None
+        raise
+    return path
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -1,0 +1,126 @@
+"""Step 4 of the seed: forward/backward iterations that paint the content in the style."""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import torch
+from torch import Tensor
+from tqdm.auto import tqdm
+
+from .augment import AugmentedModel
+from .config import Config
+from .errors import NonFiniteLossError
+
+
+@dataclass
+class SolveResult:
+    """What a solve produced; pass it back to `solve(..., result=...)` to continue."""
+
+    image: Tensor  # best image so far (lowest total loss), RGB in [0, 1], (1, 3, H, W)
+    history: dict[str, list[float]] = field(default_factory=dict)  # term -> loss per iteration
+    iterations: list[int] = field(default_factory=list)  # 1-based iteration numbers
+    times: list[float] = field(default_factory=list)  # seconds since the first solve started
+    best_loss: float = math.inf
+    stopped: bool = False  # True when a stop request or Ctrl-C ended the last call
+    optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
+    elapsed: float = 0.0  # seconds spent in solve() over all calls
+
+    @property
+    def total(self) -> list[float]:
+        return self.history.get("total", [])
+
+
+Callback = Callable[[SolveResult, Tensor], None]
+StopFlag = threading.Event | Callable[[], bool] | None
+
+
+def make_optimizer(model: AugmentedModel, config: Config) -> torch.optim.Optimizer:
+    if config.optimizer == "adam":
+        return torch.optim.Adam([model.image], lr=config.adam_lr)
+    # One iteration per step() call keeps progress, stop and history per iteration;
+    # torch keeps L-BFGS's curvature memory in the optimizer state between calls.
+    return torch.optim.LBFGS([model.image], lr=1.0, max_iter=1, history_size=config.lbfgs_history)
+
+
+def solve(
+    model: AugmentedModel,
+    config: Config = Config(),
+    *,
+    iterations: int | None = None,
+    result: SolveResult | None = None,
+    callback: Callback | None = None,
+    stop: StopFlag = None,
+    progress: bool = True,
+) -> SolveResult:
+    """Run `iterations` (default `config.iterations`) optimizer steps on `model.image`.
+
+    Returns a `SolveResult`; passing it back as `result` continues where it stopped.
+    `callback(result, current_rgb)` runs after every iteration. A set `stop` event (or a
+    callable returning True) or Ctrl-C ends the solve early and returns the best image.
+    Raises `NonFiniteLossError` (holding the result so far) on a NaN or infinite loss.
+    """
+    n = config.iterations if iterations is None else iterations
+    if result is None:
+        result = SolveResult(image=model.rgb())
+    if result.optimizer is None:
+        result.optimizer = make_optimizer(model, config)
+    result.stopped = False
+    last: dict[str, float] = {}
+
+    def closure() -> Tensor:
+        result.optimizer.zero_grad()
+        total = model()
+        total.backward()
+        last.update({k: v.item() for k, v in model.losses().items()}, total=total.item())
+        if math.isfinite(last["total"]) and last["total"] < result.best_loss:
+            result.best_loss, result.image = last["total"], model.rgb()  # the image this loss scored
+        return total
+
+    start = time.perf_counter() - result.elapsed
+    bar = tqdm(total=n, desc="solve", unit="it", disable=not progress, leave=False)
+    try:
+        for _ in range(n):
+            if _stop_requested(stop):
+                result.stopped = True
+                break
+            result.optimizer.step(closure)
+            _record(result, last, time.perf_counter() - start)
+            if not math.isfinite(last["total"]):
+                raise NonFiniteLossError(
+                    f"loss became {last['total']} at iteration {result.iterations[-1]}; "
+                    "result.image keeps the last finite image (try smaller weights or adam_lr)", result)
+            bar.update(1)
+            bar.set_postfix(_postfix(last), refresh=False)
+            if callback is not None:
+                callback(result, model.rgb())
+    except KeyboardInterrupt:
+        result.stopped = True
+    finally:
+        result.elapsed = time.perf_counter() - start
+        bar.close()
+    return result
+
+
+def _record(result: SolveResult, losses: dict[str, float], t: float) -> None:
+    result.iterations.append(result.iterations[-1] + 1 if result.iterations else 1)
+    result.times.append(t)
+    for k, v in losses.items():
+        result.history.setdefault(k, []).append(v)
+
+
+def _postfix(losses: dict[str, float]) -> dict[str, str]:
+    """Total, style and content loss for the progress bar."""
+    style = sum(v for k, v in losses.items() if k.startswith("style/"))
+    content = sum(v for k, v in losses.items() if k.startswith("content/"))
+    return {"loss": f"{losses['total']:.4g}", "style": f"{style:.3g}", "content": f"{content:.3g}"}
+
+
+def _stop_requested(stop: StopFlag) -> bool:
+    if stop is None:
+        return False
+    return stop.is_set() if isinstance(stop, threading.Event) else bool(stop())

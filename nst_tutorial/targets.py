@@ -1,0 +1,73 @@
+"""Steps 1 and 2 of the seed: forward the style and content images and save what the losses match."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+
+import torch
+from torch import Tensor, nn
+
+from .vgg import Normalizer, tap
+
+
+def gram(features: Tensor) -> Tensor:
+    """Gram matrix of a feature map, normalised by its size: (B, C, H, W) -> (B, C, C).
+
+    G[c, d] = sum_p F[c, p] F[d, p] / (C * H * W), as in Johnson's neural-style. Dividing by
+    H * W keeps values comparable across image sizes; by C, across layers. Up to the factor
+    C^2, ||G_x - G_s||^2 is the squared MMD of Li et al. (2017) with kernel k(x, y) = (x^T y)^2.
+    """
+    b, c, h, w = features.shape
+    f = features.reshape(b, c, h * w)
+    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+
+
+@torch.no_grad()
+def features_at(net: nn.Sequential, image: Tensor, layers: Iterable[str]) -> dict[str, Tensor]:
+    """Outputs of `net` at the named layers for a model-space image (1, 3, H, W); no autograd."""
+    wanted = set(layers)
+    out: dict[str, Tensor] = {}
+    x = image
+    for name, module in net.named_children():
+        x = module(x)
+        if name in wanted:
+            out[name] = x
+        if len(out) == len(wanted):
+            break
+    return out
+
+
+def capture_style_targets(
+    net: nn.Sequential,
+    normalizer: Normalizer,
+    styles: Sequence[Tensor],
+    layers: Sequence[str],
+    relu_in_place: bool = True,
+    blend: Sequence[float] | None = None,
+) -> dict[str, Tensor]:
+    """Seed step 1: `{"conv1_1": gram (1, C, C), ...}` for RGB style images (1, 3, H, W) in [0, 1].
+
+    Several styles are blended by averaging their Gram matrices with weights `blend`
+    (equal by default), which mixes the styles' statistics.
+    """
+    blend = [1.0 / len(styles)] * len(styles) if blend is None else list(blend)
+    taps = {name: tap(name, relu_in_place) for name in layers}
+    targets: dict[str, Tensor] = {}
+    for style, weight in zip(styles, blend):
+        feats = features_at(net, normalizer.to_model(style), taps.values())
+        for name, t in taps.items():
+            targets[name] = targets.get(name, 0) + weight * gram(feats[t])
+    return targets
+
+
+def capture_content_targets(
+    net: nn.Sequential,
+    normalizer: Normalizer,
+    content: Tensor,
+    layers: Sequence[str] = ("conv4_2",),
+    relu_in_place: bool = True,
+) -> dict[str, Tensor]:
+    """Seed step 2: `{"conv4_2": features (1, C, H/8, W/8)}` for an RGB content image in [0, 1]."""
+    taps = {name: tap(name, relu_in_place) for name in layers}
+    feats = features_at(net, normalizer.to_model(content), taps.values())
+    return {name: feats[t] for name, t in taps.items()}

@@ -1,0 +1,101 @@
+"""The command line: the default job, options, and the bad-input table (exit 2, one line, nothing written)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from PIL import Image
+
+from nst_tutorial.cli import main, parse_layers
+from nst_tutorial.data import image_path
+
+from .test_images import make_bad
+
+
+def run_cli(*args: str, cwd) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "nst_tutorial", *args], cwd=cwd, capture_output=True,
+                          text=True, timeout=300)
+
+
+def test_default_job_writes_stylized_png(tmp_path):
+    # Only size and iterations shrink; content, style and output are the defaults.
+    proc = run_cli("--size", "48", "--iterations", "3", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    out = tmp_path / "stylized.png"
+    assert f"wrote {out}" in proc.stdout
+    assert Image.open(out).size == (36, 48)  # the rail photo is portrait, 768x1024
+    assert "u_street_metro.jpg" in proc.stderr and "starry_night.jpg" in proc.stderr
+    assert "solve" in proc.stderr  # the progress bar
+
+
+def test_options_and_snapshots(tmp_path, capsys):
+    style2 = str(image_path("the_scream"))
+    code = main(["--content", str(image_path("coffee")), "--style", str(image_path("starry_night")), style2,
+                 "--output", str(tmp_path / "cup.jpg"), "--size", "40", "-n", "4", "--optimizer", "adam",
+                 "--style-layers", "conv1_1:0.5,conv2_1", "--content-layers", "conv3_2", "--tv-weight", "1",
+                 "--init", "noise", "--seed", "1", "--device", "cpu", "--save-every", "2", "--no-event-gate",
+                 "--pooling", "avg", "--quiet"])
+    assert code == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["cup.jpg", "cup_0002.png", "cup_0004.png"]
+    assert Image.open(tmp_path / "cup.jpg").size == (40, 27)
+    assert capsys.readouterr().err == ""  # --quiet: no bar, no chatter
+
+
+def test_parse_layers():
+    assert parse_layers("conv1_1:0.5,conv2_1") == (("conv1_1", "conv2_1"), (0.5, 0.5))
+    assert parse_layers("conv4_2", 1.0) == (("conv4_2",), (1.0,))
+
+
+BAD_CLI = {
+    "missing": "no such file",
+    "directory": "is a directory",
+    "empty": "empty",
+    "not an image": "not an image",
+    "truncated jpeg": "truncated",
+    "decompression bomb": "decompression bomb",
+}
+
+
+@pytest.mark.parametrize("kind", list(BAD_CLI))
+@pytest.mark.parametrize("role", ["--content", "--style"])
+def test_bad_image_exits_2_with_one_line(tmp_path, capsys, kind, role):
+    bad = make_bad(kind, tmp_path)
+    before = set(tmp_path.rglob("*"))
+    code = main([role, str(bad), "--size", "32", "-n", "1", "-o", str(tmp_path / "o.png")])
+    assert code == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("nst-tutorial: error:") and BAD_CLI[kind] in lines[0]
+    assert set(tmp_path.rglob("*")) == before
+
+
+def test_error_in_a_real_process_has_no_traceback(tmp_path):
+    proc = run_cli("--content", str(tmp_path / "nope.jpg"), cwd=tmp_path)
+    assert proc.returncode == 2
+    assert proc.stderr.strip().splitlines() == [f"nst-tutorial: error: {tmp_path / 'nope.jpg'}: no such file"]
+    assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--size", "8"], "at least 16"),
+    (["--content", "{small}"], "at least 16"),
+    (["--style-layers", "conv9_1"], "unknown layer 'conv9_1'"),
+    (["--content-layers", "conv4_2:-1"], "finite number >= 0"),
+    (["--style-weight", "nan"], "finite number >= 0"),
+    (["--iterations", "0"], "iterations must be"),
+    (["-o", "{tmp}/no/such/dir/out.png"], "does not exist"),
+    (["-o", "{tmp}/out.gif"], ".png, .jpg"),
+    (["-o", "/proc/out.png"], "could not write"),
+])
+def test_bad_settings_exit_2_with_one_line(tmp_path, capsys, args, message):
+    small = tmp_path / "thin.png"
+    Image.new("RGB", (96, 8), "red").save(small)  # at --size 32 it is 32x3 pixels
+    args = [a.format(tmp=tmp_path, small=small) for a in args]
+    before = set(tmp_path.rglob("*"))
+    code = main(["--size", "32", "-n", "1", "-o", str(tmp_path / "o.png"), *args])
+    err = capsys.readouterr().err
+    assert code == 2, err
+    lines = err.strip().splitlines()
+    assert len(lines) == 1 and message in lines[0], err
+    assert set(tmp_path.rglob("*")) == before

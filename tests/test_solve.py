@@ -1,0 +1,134 @@
+"""The solve on the real weights: it paints, stops, continues, and refuses NaN."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+
+import pytest
+import torch
+
+import nst_tutorial as nt
+from nst_tutorial.data import image_path
+
+
+def make_model(cfg: nt.Config) -> nt.AugmentedModel:
+    return nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg, torch.device("cpu"))
+
+
+def style_total(result: nt.SolveResult, i: int) -> float:
+    return sum(v[i] for k, v in result.history.items() if k.startswith("style/"))
+
+
+def test_lbfgs_paints_the_style_end_to_end():
+    cfg = nt.Config(size=64, iterations=100)
+    model = make_model(cfg)
+    content = model.rgb()
+    result = nt.solve(model, cfg, progress=False)
+    assert result.iterations == list(range(1, 101))
+    assert set(result.history) == {"style/conv1_1", "style/conv2_1", "style/conv3_1", "style/conv4_1",
+                                   "style/conv5_1", "content/conv4_2", "total"}
+    drop = style_total(result, 0) / style_total(result, -1)
+    print(f"style loss fell {drop:.0f}-fold over 100 L-BFGS iterations at 64 px")
+    assert drop >= 10
+    assert (result.image - content).abs().mean() > 0.05  # visibly different: >12 grey levels on average
+    assert result.best_loss == min(result.total)
+    assert all(b > a for a, b in zip(result.times, result.times[1:]))
+
+
+def test_adam_lowers_the_loss():
+    cfg = nt.Config(size=48, iterations=30, optimizer="adam")
+    result = nt.solve(make_model(cfg), cfg, progress=False)
+    assert result.total[-1] < 0.5 * result.total[0]
+
+
+def test_continue_appends_to_history_and_keeps_optimizer():
+    cfg = nt.Config(size=32, style_layers=("conv1_1", "conv2_1"), style_layer_weights=(0.5, 0.5),
+                    content_layers=("conv2_2",), iterations=4)
+    model = make_model(cfg)
+    first = nt.solve(model, cfg, progress=False)
+    optimizer = first.optimizer
+    again = nt.solve(model, cfg, iterations=3, result=first, progress=False)
+    assert again is first and again.optimizer is optimizer
+    assert again.iterations == [1, 2, 3, 4, 5, 6, 7]
+    assert all(len(v) == 7 for v in again.history.values())
+    assert again.total[-1] < again.total[3]
+
+
+def test_stop_event_returns_best_image_so_far():
+    cfg = nt.Config(size=32, iterations=50)
+    stop = threading.Event()
+    seen = []
+
+    def callback(result, current):
+        seen.append(current.shape)
+        if result.iterations[-1] == 3:
+            stop.set()
+
+    result = nt.solve(make_model(cfg), cfg, callback=callback, stop=stop, progress=False)
+    assert result.stopped and result.iterations == [1, 2, 3]
+    assert seen == [(1, 3, 32, 24)] * 3
+    assert result.best_loss == min(result.total) and torch.isfinite(result.image).all()
+
+
+def test_ctrl_c_returns_instead_of_losing_the_image():
+    cfg = nt.Config(size=32, iterations=50)
+
+    def callback(result, current):
+        if result.iterations[-1] == 2:
+            raise KeyboardInterrupt
+
+    result = nt.solve(make_model(cfg), cfg, callback=callback, progress=False)
+    assert result.stopped and len(result.total) == 2
+
+
+def test_nan_loss_raises_and_keeps_last_finite_image():
+    cfg = nt.Config(size=32, iterations=10)
+    model = make_model(cfg)
+    first = nt.solve(model, cfg, iterations=2, progress=False)
+    good = first.image.clone()
+    with torch.no_grad():
+        model.image[0, 0, 0, 0] = float("nan")
+    with pytest.raises(nt.NonFiniteLossError, match="nan") as info:
+        nt.solve(model, cfg, result=first, progress=False)
+    assert info.value.result is first
+    assert torch.isfinite(first.image).all() and torch.equal(first.image, good)
+    assert first.iterations == [1, 2, 3]
+
+
+def test_event_gate_switch_changes_the_solve():
+    base = nt.Config(size=32, iterations=5, style_layers=("conv1_1",), style_layer_weights=(1.0,))
+    images = []
+    for gate in (True, False):
+        cfg = dataclasses.replace(base, event_gate=gate)
+        images.append(nt.solve(make_model(cfg), cfg, progress=False).image)
+    assert not torch.allclose(images[0], images[1])
+
+
+def test_noise_init_is_seeded():
+    cfg = nt.Config(size=32, init="noise", seed=3)
+    a, b = make_model(cfg).rgb(), make_model(cfg).rgb()
+    assert torch.equal(a, b) and a.std() > 0.2
+
+
+@pytest.mark.parametrize("bad", [
+    dict(style_layers=("conv9_9",), style_layer_weights=(1.0,)),
+    dict(content_layer_weights=(-1.0,)),
+    dict(style_weight=float("nan")),
+    dict(iterations=0),
+    dict(style_layer_weights=(0.2,)),
+    dict(optimizer="sgd"),
+])
+def test_bad_settings_raise_config_error(bad):
+    with pytest.raises(nt.ConfigError):
+        nt.Config(**bad)
+
+
+def test_unknown_layer_is_named():
+    with pytest.raises(nt.UnknownLayerError, match="conv6_1"):
+        nt.Config(content_layers=("conv6_1",))
+
+
+def test_image_too_small_for_the_deepest_layer():
+    with pytest.raises(nt.ImageTooSmallError, match="at least 16"):
+        nt.prepare(torch.rand(1, 3, 10, 40), image_path("starry_night"), nt.Config(size=40))
