@@ -1,0 +1,139 @@
+"""Pictures of the method: images side by side, Gram heatmaps, loss curves, the augmented model."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+from matplotlib.axes import Axes
+from matplotlib.figure import Figure
+from matplotlib.image import AxesImage
+from torch import Tensor
+
+from .config import Config
+from .vgg import layer_names, tap
+
+
+def new_axes(ncols: int = 1, width: float = 4.0, height: float = 4.0) -> tuple[Figure, list[Axes]]:
+    """A figure with `ncols` axes, made outside pyplot's interactive mode so it shows once."""
+    with plt.ioff():
+        fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    return fig, list(axes[0])
+
+
+def as_array(image: Tensor) -> np.ndarray:
+    """(1, 3, H, W) or (3, H, W) RGB tensor in [0, 1] -> (H, W, 3) array for imshow."""
+    return image.detach().float().cpu().reshape(-1, *image.shape[-2:]).permute(1, 2, 0).clamp(0, 1).numpy()
+
+
+def show_images(images: Mapping[str, Tensor], axes: Sequence[Axes] | None = None) -> Figure:
+    """Images side by side with their names as titles: `show_images({"content": c, "style": s})`."""
+    if axes is None:
+        _, axes = new_axes(len(images), 3.5, 3.5)
+    for ax, (title, image) in zip(axes, images.items()):
+        ax.imshow(as_array(image))
+        ax.set_title(title)
+        ax.axis("off")
+    return axes[0].figure
+
+
+def gram_heatmaps(target: Tensor, current: Tensor, channels: tuple[int, int] = (0, 64),
+                  axes: Sequence[Axes] | None = None) -> list[AxesImage]:
+    """Three heatmaps of Gram matrices (1, C, C) cut to `channels`: style target, current, difference.
+
+    Returns the three `AxesImage`s so a widget can `set_data` them later.
+    """
+    if axes is None:
+        _, axes = new_axes(3, 3.6, 3.2)
+    images = []
+    for ax, title in zip(axes, ("style target", "current image", "difference")):
+        images.append(ax.imshow(np.zeros((2, 2)), cmap="RdBu_r" if title == "difference" else "viridis",
+                                interpolation="nearest"))
+        ax.set_title(title)
+        ax.set_xlabel("channel")
+        axes[0].figure.colorbar(images[-1], ax=ax, shrink=0.8)
+    update_gram_heatmaps(images, target, current, channels)
+    return images
+
+
+def update_gram_heatmaps(images: Sequence[AxesImage], target: Tensor, current: Tensor,
+                         channels: tuple[int, int]) -> None:
+    """Point the three heatmaps at new Gram matrices or a new channel range; rescale colours."""
+    lo, hi = channels
+    t = target[0, lo:hi, lo:hi].detach().cpu().numpy()
+    c = current[0, lo:hi, lo:hi].detach().cpu().numpy()
+    vmax = float(max(np.abs(t).max(), np.abs(c).max(), 1e-12))
+    dmax = float(max(np.abs(c - t).max(), 1e-12))
+    for image, data, limits in zip(images, (t, c, c - t), ((0, vmax), (0, vmax), (-dmax, dmax))):
+        image.set_data(data)
+        image.set_extent((lo - 0.5, hi - 0.5, hi - 0.5, lo - 0.5))
+        image.set_clim(*limits)
+
+
+def plot_losses(history: Mapping[str, Sequence[float]], iterations: Sequence[int] | None = None,
+                ax: Axes | None = None) -> Axes:
+    """Per-term loss curves on a log scale: one line per style layer, content, TV and total."""
+    if ax is None:
+        _, (ax,) = new_axes(1, 6.0, 3.5)
+    for name, values in history.items():
+        xs = iterations if iterations is not None else range(1, len(values) + 1)
+        ax.plot(xs, values, label=name, lw=2.5 if name == "total" else 1.2, color="k" if name == "total" else None)
+    ax.set_yscale("log")
+    ax.set_xlabel("iteration")
+    ax.set_ylabel("loss")
+    ax.legend(fontsize="small", ncol=2)
+    ax.grid(True, which="both", alpha=0.3)
+    return ax
+
+
+_COLOURS = {"vgg": "#dde6f0", "PARAMETER": "#f6c85f", "GRAM": "#9fd5a6", "EVENT": "#f08c7a",
+            "EUCLIDEAN_LOSS": "#c9a7e0", "INPUT": "#bfbfbf", "SCALAR": "#8ecae6"}
+
+
+def draw_augmented_model(config: Config = Config(), ax: Axes | None = None) -> Figure:
+    """Diagram of the augmented VGG19, like the seed's figure (plain matplotlib, no Graphviz).
+
+    The main column runs from the PARAMETER layer `input1` down through VGG19 (ReLUs in place,
+    as in Caffe). Each style layer branches right into GRAM -> EVENT -> EUCLIDEAN_LOSS with its
+    INPUT target; the content layer into EVENT -> SCALAR -> EUCLIDEAN_LOSS.
+    """
+    taps = [tap(n, config.relu_in_place) for n in (*config.style_layers, *config.content_layers)]
+    deepest = max(layer_names().index(t) for t in taps)
+    column = ["input1"] + [n for n in layer_names()[: deepest + 1] if not n.startswith("relu")]
+    if ax is None:
+        _, (ax,) = new_axes(1, 11.0, 0.42 * len(column) + 1.0)
+    y = {name: -i for i, name in enumerate(column)}
+    for a, b in zip(column, column[1:]):
+        _arrow(ax, (0, y[a] - 0.3), (0, y[b] + 0.3))
+    for name in column:
+        kind = "PARAMETER" if name == "input1" else "vgg"
+        label = "PARAMETER input1\n(the image)" if name == "input1" else name
+        _box(ax, 0, y[name], label, kind, width=1.7)
+    branches = [(n, "style") for n in config.style_layers] + [(n, "content") for n in config.content_layers]
+    for name, kind in branches:
+        row = y[name.replace("relu", "conv")] if not name.startswith("pool") else y[name]
+        chain = ([f"GRAM\ngram{name[4:]}", "EVENT", "EUCLIDEAN_LOSS"] if kind == "style"
+                 else ["EVENT", f"SCALAR\nx{config.content_weight:g}", "EUCLIDEAN_LOSS"])
+        xs = [2.4 + 1.9 * i for i in range(len(chain))] if kind == "style" else [2.4 + 1.9 * (i + 1) for i in range(3)]
+        _arrow(ax, (0.85, row), (xs[0] - 0.8, row))
+        for i, label in enumerate(chain):
+            _box(ax, xs[i], row, label, label.split("\n")[0])
+            if i:
+                _arrow(ax, (xs[i - 1] + 0.8, row), (xs[i] - 0.8, row))
+        _box(ax, xs[-1] + 2.0, row, f"INPUT\n{kind} {name}", "INPUT")
+        _arrow(ax, (xs[-1] + 1.2, row), (xs[-1] + 0.8, row))
+    ax.set_xlim(-1.0, 12.5)
+    ax.set_ylim(-len(column) + 0.4, 0.6)
+    ax.axis("off")
+    ax.set_title("VGG19 augmented for style transfer (weights frozen; only input1 learns)")
+    return ax.figure
+
+
+def _box(ax: Axes, x: float, y: float, text: str, kind: str, width: float = 1.6) -> None:
+    ax.text(x, y, text, ha="center", va="center", fontsize=7.5,
+            bbox=dict(boxstyle="round,pad=0.3", fc=_COLOURS.get(kind, "white"), ec="0.3"))
+
+
+def _arrow(ax: Axes, start: tuple[float, float], end: tuple[float, float]) -> None:
+    ax.annotate("", xy=end, xytext=start, arrowprops=dict(arrowstyle="->", color="0.35", lw=0.9))
