@@ -16,6 +16,7 @@ from .losses import ContentLoss, StyleLoss, event_gate, total_variation
 from .pipeline import pick_device, prepare, stylize
 from .solve import SolveResult, solve
 from .targets import capture_content_targets, capture_style_targets, gram
+from . import style_losses
 from .vgg import Normalizer, build_vgg19, layer_names
 
 __version__ = "0.1.0"

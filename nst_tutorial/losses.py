@@ -6,7 +6,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .targets import gram
+from .style_losses import gaussian_kernel, median_sigma2, mmd2, style_statistic
 
 
 class _EventGate(torch.autograd.Function):
@@ -64,10 +64,26 @@ class ContentLoss(_TargetLoss):
 
 
 class StyleLoss(_TargetLoss):
-    """Style branch: GRAM layer, EVENT gate, then Euclidean loss against the saved Gram (1, C, C)."""
+    """Style branch: GRAM layer, EVENT gate, then Euclidean loss against the saved Gram (1, C, C).
+
+    `kind` swaps the Gram matrix for another statistic of Li et al. (2017): "linear" (channel
+    means), "bn" (means and standard deviations) or "gaussian" (MMD with a Gaussian kernel,
+    whose bandwidth is fixed from the style samples; it has no EVENT gate).
+    """
+
+    def __init__(self, target: Tensor, weight: float, gate: bool = True, kind: str = "gram") -> None:
+        super().__init__(target, weight, gate=gate and kind != "gaussian")
+        self.kind = kind
+        self.register_buffer("sigma2", median_sigma2(self.target[0]) if kind == "gaussian" else None)
 
     def feature(self, x: Tensor) -> Tensor:
-        return gram(x)
+        return style_statistic(x, self.kind)
+
+    def forward(self, x: Tensor) -> Tensor:
+        if self.kind != "gaussian":
+            return super().forward(x)
+        self.loss = self.weight * mmd2(self.feature(x)[0], self.target[0], gaussian_kernel(self.sigma2))
+        return x
 
 
 def total_variation(image: Tensor) -> Tensor:

@@ -66,7 +66,8 @@ def prepare(content: ImageSource, styles: ImageSource | Sequence[ImageSource], c
     init = initial_image(content_img, config)
     net = build_vgg19(config.weights, config.pooling, last=deepest_layer(config)).to(device)
     norm = Normalizer(config.weights)
-    style_t = capture_style_targets(net, norm, style_imgs, config.style_layers, config.relu_in_place)
+    style_t = capture_style_targets(net, norm, style_imgs, config.style_layers, config.relu_in_place,
+                                    kind=config.style_loss)
     content_t = capture_content_targets(net, norm, content_img, config.content_layers, config.relu_in_place)
     return augment(net, norm, style_t, content_t, init, config)
 

@@ -16,9 +16,14 @@ from .vgg import layer_names, tap
 
 
 def new_axes(ncols: int = 1, width: float = 4.0, height: float = 4.0) -> tuple[Figure, list[Axes]]:
-    """A figure with `ncols` axes, made outside pyplot's interactive mode so it shows once."""
+    """A figure with `ncols` axes that Jupyter shows once: as the value a helper returns.
+
+    Made with pyplot's interactive mode off and then closed, so the inline backend does not
+    show it a second time at the end of the cell; the returned figure still displays.
+    """
     with plt.ioff():
         fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+    plt.close(fig)
     return fig, list(axes[0])
 
 
@@ -34,6 +39,18 @@ def show_images(images: Mapping[str, Tensor], axes: Sequence[Axes] | None = None
     for ax, (title, image) in zip(axes, images.items()):
         ax.imshow(as_array(image))
         ax.set_title(title)
+        ax.axis("off")
+    return axes[0].figure
+
+
+def show_feature_maps(features: Tensor, channels: Sequence[int] = (0, 1, 2, 3),
+                      axes: Sequence[Axes] | None = None) -> Figure:
+    """Channels of a (1, C, H, W) feature map as greyscale images, one panel each."""
+    if axes is None:
+        _, axes = new_axes(len(channels), 2.6, 2.6)
+    for ax, c in zip(axes, channels):
+        ax.imshow(features[0, c].detach().cpu().numpy(), cmap="gray")
+        ax.set_title(f"channel {c}")
         ax.axis("off")
     return axes[0].figure
 
@@ -72,7 +89,7 @@ def update_gram_heatmaps(images: Sequence[AxesImage], target: Tensor, current: T
 
 
 def plot_losses(history: Mapping[str, Sequence[float]], iterations: Sequence[int] | None = None,
-                ax: Axes | None = None) -> Axes:
+                ax: Axes | None = None) -> Figure:
     """Per-term loss curves on a log scale: one line per style layer, content, TV and total."""
     if ax is None:
         _, (ax,) = new_axes(1, 6.0, 3.5)
@@ -84,7 +101,7 @@ def plot_losses(history: Mapping[str, Sequence[float]], iterations: Sequence[int
     ax.set_ylabel("loss")
     ax.legend(fontsize="small", ncol=2)
     ax.grid(True, which="both", alpha=0.3)
-    return ax
+    return ax.figure
 
 
 _COLOURS = {"vgg": "#dde6f0", "PARAMETER": "#f6c85f", "GRAM": "#9fd5a6", "EVENT": "#f08c7a",

@@ -7,19 +7,8 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
+from .style_losses import gram, style_statistic
 from .vgg import Normalizer, tap
-
-
-def gram(features: Tensor) -> Tensor:
-    """Gram matrix of a feature map, normalised by its size: (B, C, H, W) -> (B, C, C).
-
-    G[c, d] = sum_p F[c, p] F[d, p] / (C * H * W), as in Johnson's neural-style. Dividing by
-    H * W keeps values comparable across image sizes; by C, across layers. Up to the factor
-    C^2, ||G_x - G_s||^2 is the squared MMD of Li et al. (2017) with kernel k(x, y) = (x^T y)^2.
-    """
-    b, c, h, w = features.shape
-    f = features.reshape(b, c, h * w)
-    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
 
 
 @torch.no_grad()
@@ -44,19 +33,26 @@ def capture_style_targets(
     layers: Sequence[str],
     relu_in_place: bool = True,
     blend: Sequence[float] | None = None,
+    kind: str = "gram",
 ) -> dict[str, Tensor]:
     """Seed step 1: `{"conv1_1": gram (1, C, C), ...}` for RGB style images (1, 3, H, W) in [0, 1].
 
     Several styles are blended by averaging their Gram matrices with weights `blend`
-    (equal by default), which mixes the styles' statistics.
+    (equal by default), which mixes the styles' statistics. `kind` picks another statistic
+    of Li et al. (see `style_losses.style_statistic`); Gaussian samples are pooled, not averaged.
     """
+
     blend = [1.0 / len(styles)] * len(styles) if blend is None else list(blend)
     taps = {name: tap(name, relu_in_place) for name in layers}
     targets: dict[str, Tensor] = {}
     for style, weight in zip(styles, blend):
         feats = features_at(net, normalizer.to_model(style), taps.values())
         for name, t in taps.items():
-            targets[name] = targets.get(name, 0) + weight * gram(feats[t])
+            stat = style_statistic(feats[t], kind)
+            if kind == "gaussian":
+                targets[name] = torch.cat([targets[name], stat], dim=1) if name in targets else stat
+            else:
+                targets[name] = targets.get(name, 0) + weight * stat
     return targets
 
 

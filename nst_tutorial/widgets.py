@@ -19,6 +19,7 @@ from collections.abc import Callable, Mapping
 import ipywidgets as W
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
+from PIL import Image as PILImage
 from torch import Tensor
 
 from . import plots
@@ -41,9 +42,13 @@ class FigureView(W.Image):
         self.axes = list(self.figure.subplots(1, ncols, squeeze=False)[0])
 
     def refresh(self) -> None:
+        canvas = self.figure.canvas
+        canvas.draw()
+        # Lay out once, then keep the positions: constrained layout costs more than the drawing.
+        self.figure.set_layout_engine("none")
         buffer = io.BytesIO()
-        self.figure.canvas.draw_idle()
-        self.figure.savefig(buffer, format="png")
+        PILImage.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).save(
+            buffer, format="PNG", compress_level=1)  # fast encoding: this runs inside the solve loop
         self.value = buffer.getvalue()
 
 
@@ -122,7 +127,7 @@ class LiveSolve(W.VBox):
     drawing never costs more than a small part of the solve.
     """
 
-    def __init__(self, every: float = 0.5) -> None:
+    def __init__(self, every: float = 1.0) -> None:
         self.every, self._last = every, 0.0
         self.view = FigureView(11.0, 3.8, ncols=2)
         self.readout = W.HTML("not started")
@@ -198,10 +203,11 @@ class Evaluator(W.VBox):
         self.layer_weights = {n: W.FloatSlider(value=weights.get(n, 0.2), min=0.0, max=1.0, step=0.05,
                                                readout_format=".2f", layout=W.Layout(width="260px"))
                               for n in STYLE_CHOICES}
-        self.style_weight = W.FloatLogSlider(value=config.style_weight, base=10, min=-1, max=4,
-                                             description="style weight")
-        self.content_weight = W.FloatLogSlider(value=config.content_weight, base=10, min=-3, max=2,
-                                               description="content wt")
+        # Fine exponent steps, so the defaults (50, 0.2) are kept rather than rounded to 50.1.
+        self.style_weight = W.FloatLogSlider(value=config.style_weight, base=10, min=-1, max=4, step=0.001,
+                                             readout_format=".3g", description="style weight")
+        self.content_weight = W.FloatLogSlider(value=config.content_weight, base=10, min=-3, max=2, step=0.001,
+                                               readout_format=".3g", description="content wt")
         self.size = W.IntSlider(value=config.size, min=32, max=768, step=16, description="size (px)")
         self.iterations = W.IntSlider(value=config.iterations, min=1, max=1000, step=1, description="iterations")
         self.optimizer = W.ToggleButtons(options=["lbfgs", "adam"], value=config.optimizer, description="optimizer")

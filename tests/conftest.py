@@ -28,3 +28,12 @@ def style() -> torch.Tensor:
 @pytest.fixture
 def small_config() -> nt.Config:
     return nt.Config(size=64, iterations=5, device="cpu")
+
+
+@pytest.hookimpl(tryfirst=True, hookwrapper=True)
+def pytest_runtest_makereport(item, call):
+    """Record each test's outcome on its item so fixtures can keep logs of failures."""
+    outcome = yield
+    report = outcome.get_result()
+    if report.when == "call":
+        item.failed = report.failed

@@ -136,7 +136,7 @@ def test_save_before_run_says_so():
 
 def test_plot_helpers_return_what_they_drew():
     history = {"style/conv1_1": [3.0, 2.0, 1.0], "total": [4.0, 2.5, 1.2]}
-    ax = plots.plot_losses(history)
+    ax = plots.plot_losses(history).axes[0]
     assert ax.get_yscale() == "log" and [l.get_label() for l in ax.get_lines()] == list(history)
     fig = plots.show_images({"a": torch.rand(1, 3, 8, 8), "b": torch.rand(1, 3, 8, 8)})
     assert [a.get_title() for a in fig.axes] == ["a", "b"]

@@ -1,0 +1,59 @@
+"""Galleries: the same photo solved under several settings, shown side by side with loss curves."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import replace
+
+from matplotlib.figure import Figure
+from tqdm.auto import tqdm
+
+from . import plots
+from .config import Config
+from .images import ImageSource
+from .pipeline import stylize
+from .solve import SolveResult
+
+Variant = Config | tuple[ImageSource, Config]  # a config, or a (style image, config) pair
+
+
+def run_gallery(content: ImageSource, style: ImageSource, variants: Mapping[str, Variant]) -> dict[str, SolveResult]:
+    """Solve once per variant (with a progress bar over variants); `style` is the default style."""
+    results = {}
+    for label, variant in tqdm(variants.items(), desc="gallery", unit="run"):
+        variant_style, config = variant if isinstance(variant, tuple) else (style, variant)
+        results[label] = stylize(content, variant_style, config, progress=False)
+    return results
+
+
+def plot_gallery(results: Mapping[str, SolveResult], ncols: int = 5) -> Figure:
+    """Result images in rows of `ncols`, titled by label, and below them each run's total loss."""
+    n = len(results)
+    rows = -(-n // ncols)
+    with plots.plt.ioff():
+        fig = plots.plt.figure(figsize=(3.0 * ncols, 3.2 * rows + 3.0), layout="constrained")
+    plots.plt.close(fig)  # shown once, as the returned value
+    grid = fig.add_gridspec(rows + 1, ncols, height_ratios=[3.2] * rows + [3.0])
+    for i, (label, result) in enumerate(results.items()):
+        ax = fig.add_subplot(grid[i // ncols, i % ncols])
+        plots.show_images({label: result.image}, axes=[ax])
+    ax = fig.add_subplot(grid[rows, :])
+    for label, result in results.items():
+        ax.plot(result.iterations, result.total, label=label)
+    ax.set(yscale="log", xlabel="iteration", ylabel="total loss")
+    ax.legend(fontsize="small", ncol=min(n, 5))
+    ax.grid(True, which="both", alpha=0.3)
+    return fig
+
+
+def growing_style_layers(config: Config) -> dict[str, Config]:
+    """conv1_1 alone, then conv1_1-conv2_1, ... up to all of `config.style_layers`, equal weights."""
+    layers = config.style_layers
+    return {f"{layers[0]}..{layers[n - 1]}" if n > 1 else layers[0]:
+            replace(config, style_layers=layers[:n], style_layer_weights=(1.0 / n,) * n)
+            for n in range(1, len(layers) + 1)}
+
+
+def content_style_ratios(config: Config, factors: tuple[float, ...] = (0.1, 1.0, 10.0)) -> dict[str, Config]:
+    """The content weight times each factor: less content (more style) to more content."""
+    return {f"content x{f:g}": replace(config, content_weight=config.content_weight * f) for f in factors}

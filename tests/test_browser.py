@@ -1,0 +1,191 @@
+"""The notebooks in a real JupyterLab, driven by headless Chromium through Playwright.
+
+Kernel-side tests cannot see a missing widget front end ("Error displaying widget"), a figure
+that never renders or a button whose click never reaches the kernel; this test can. It starts
+JupyterLab on 127.0.0.1 (free port, random token) over a temporary copy of the notebooks, whose
+parameters cells get the same shrunken values as nbmake's `mock` metadata, runs the step-by-step
+and Evaluator notebooks, and checks what the page shows. Screenshots, and on failure the browser
+console, go to `test-artifacts/browser/` (override with NST_TEST_ARTIFACTS).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import secrets
+import shutil
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+import nbformat
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
+                 "--disable-sync", "--no-first-run"]
+ARTIFACTS = Path(os.environ.get("NST_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
+OUTPUT = ".jp-OutputArea-output"  # what the kernel rendered, never the cells' source text
+
+try:
+    from playwright.sync_api import Page, expect, sync_playwright
+except ImportError:  # pragma: no cover - reported by the fixture below
+    sync_playwright = None
+
+
+def apply_mocks(notebook: Path) -> None:
+    """Append each cell's nbmake `mock` values to its source, as nbmake does after running it."""
+    nb = nbformat.read(notebook, as_version=4)
+    for cell in nb.cells:
+        mocks = cell.metadata.get("nbmake", {}).get("mock", {})
+        if mocks:
+            cell.source += "\n" + "\n".join(f"{k} = {v!r}" for k, v in mocks.items())
+    nbformat.write(nb, notebook)
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(tmp_path_factory):
+    if sync_playwright is None or not Path(CHROMIUM).exists():
+        message = "the browser test needs `pip install playwright` and Debian's chromium (.ci/run installs both)"
+        if os.environ.get("CI"):
+            pytest.fail(message)  # on CI a missing browser is a failure, never a skip
+        pytest.skip(message)
+    root = tmp_path_factory.mktemp("lab")
+    for nb in (ROOT / "notebooks").glob("*.ipynb"):
+        shutil.copy(nb, root / nb.name)
+        apply_mocks(root / nb.name)
+    port, token = free_port(), secrets.token_hex(16)
+    log = open(root / "jupyterlab.log", "w")
+    server = subprocess.Popen(
+        [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0", "--allow-root",
+         f"--LabApp.workspaces_dir={root / '.workspaces'}"],  # no tabs restored from other sessions
+        cwd=root, stdout=log, stderr=subprocess.STDOUT,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            with contextlib.suppress(OSError):
+                urllib.request.urlopen(f"{base}/api/status?token={token}", timeout=2)
+                break
+            if server.poll() is not None or time.monotonic() > deadline:
+                raise RuntimeError(f"JupyterLab did not start; see {root / 'jupyterlab.log'}")
+            time.sleep(0.5)
+        yield base, token, root
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+        log.close()
+
+
+@pytest.fixture
+def page(lab, request):
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    console: list[str] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.on("console", lambda m: console.append(f"{m.type}: {m.text}"))
+        page.on("pageerror", lambda e: console.append(f"pageerror: {e}"))
+        try:
+            yield page
+        finally:
+            name = request.node.name
+            with contextlib.suppress(Exception):
+                page.screenshot(path=str(ARTIFACTS / f"{name}.png"), full_page=True)
+            if getattr(request.node, "failed", True):
+                (ARTIFACTS / f"{name}.console.log").write_text("\n".join(console))
+            browser.close()
+
+
+def open_notebook(page: Page, lab, name: str) -> None:
+    """Open a notebook and wait until its kernel is connected and idle (not merely not yet started)."""
+    base, token, _ = lab
+    # ?reset: start from an empty workspace, so no tab from an earlier test is restored
+    page.goto(f"{base}/lab/tree/{name}?reset&token={token}", wait_until="domcontentloaded")
+    expect(page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first).to_be_visible(timeout=90_000)
+    indicator = page.locator(".jp-Notebook-ExecutionIndicator").first
+    expect(indicator).to_have_attribute("data-status", "idle", timeout=30_000)
+    page.wait_for_timeout(1000)  # the status settles through idle/connecting once more on some starts
+    expect(indicator).to_have_attribute("data-status", "idle", timeout=30_000)
+    assert page.locator(".jp-Dialog").count() == 0, "a dialog (Select Kernel?) blocks the notebook"
+
+
+def run_all(page: Page) -> None:
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-itemLabel", has_text="Run All Cells").first.click()
+
+
+def wait_idle(page: Page, timeout_ms: int) -> None:
+    """Wait until the last code cell has an execution count and the kernel is idle again."""
+    last_prompt = page.locator(".jp-CodeCell .jp-InputArea-prompt").last
+    expect(last_prompt).to_have_text(re.compile(r"\[\d+\]"), timeout=timeout_ms)
+    expect(page.locator(".jp-Notebook-ExecutionIndicator").first).to_have_attribute("data-status", "idle",
+                                                                                   timeout=30_000)
+
+
+def assert_no_errors(page: Page) -> None:
+    assert page.get_by_text("Error displaying widget").count() == 0
+    errors = page.locator(f'{OUTPUT}[data-mime-type="application/vnd.jupyter.error"], .jp-OutputArea-output .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')
+    assert errors.count() == 0, errors.first.inner_text()
+
+
+def test_step_by_step_notebook_renders_and_gram_picker_changes_the_picture(page, lab):
+    open_notebook(page, lab, "01_step_by_step.ipynb")
+    run_all(page)
+    wait_idle(page, 180_000)
+    assert_no_errors(page)
+    images = page.locator(f"{OUTPUT} img")
+    assert images.count() >= 6  # images, diagram, Gram views, live view, result, loss plot
+    explorer = page.locator(f"{OUTPUT} .widget-vbox", has=page.locator("select")).first
+    explorer.scroll_into_view_if_needed()
+    picture = explorer.locator("img").first
+    before = picture.get_attribute("src")
+    explorer.locator("select").select_option("conv3_1")
+    expect(explorer.locator(".widget-html-content").last).to_contain_text("conv3_1: channels 0-63 of 256",
+                                                                          timeout=20_000)
+    expect(picture).not_to_have_attribute("src", before, timeout=20_000)
+    expect(page.locator(f"{OUTPUT} .widget-html-content", has_text="iteration").first).to_contain_text("iteration 4")  # 3, then 1 more when it continues
+
+
+def test_evaluator_run_stop_save_in_the_browser(page, lab):
+    _, _, root = lab
+    open_notebook(page, lab, "04_evaluator.ipynb")
+    run_all(page)
+    wait_idle(page, 60_000)
+    assert_no_errors(page)
+    run = page.locator(f"{OUTPUT} .widget-button", has_text="Run")
+    stop = page.locator(f"{OUTPUT} .widget-button", has_text="Stop")
+    expect(run).to_be_visible()
+    expect(stop).to_be_disabled()
+    run.click()
+    readout = page.locator(f"{OUTPUT} .widget-html-content", has_text="iteration")
+    expect(readout.first).to_contain_text("iteration", timeout=60_000)
+    live_image = page.locator(f"{OUTPUT} img").last
+    first_src, first_text = live_image.get_attribute("src"), readout.first.inner_text()
+    expect(readout.first).not_to_have_text(first_text, timeout=30_000)  # the iteration readout advances
+    expect(live_image).not_to_have_attribute("src", first_src, timeout=30_000)  # plot and image redraw
+    stop.click()
+    clicked = time.monotonic()
+    expect(page.locator(f"{OUTPUT} .widget-html-content", has_text="stopped after").first).to_be_visible(timeout=10_000)
+    assert time.monotonic() - clicked < 5
+    expect(run).to_be_enabled()
+    page.locator(f"{OUTPUT} .widget-button", has_text="Save").click()
+    expect(page.locator(f"{OUTPUT} .widget-html-content", has_text="saved").first).to_be_visible(timeout=10_000)
+    assert (root / "evaluator_result.png").stat().st_size > 0
+    assert_no_errors(page)
