@@ -11,9 +11,10 @@ from pathlib import Path
 from .config import OPTIMIZERS, POOLINGS, WEIGHTS, Config
 from .data import CONTENT, STYLE, image_path
 from .errors import NonFiniteLossError, NSTError
-from .images import check_output_path, save_image
-from .pipeline import pick_device, prepare
-from .solve import SolveResult, solve
+from .images import check_output_path, check_size, load_image, save_image
+from .multiscale import solve_coarse_to_fine
+from .pipeline import min_side, pick_device
+from .solve import SolveResult
 
 DEFAULTS = {f.name: f.default for f in fields(Config)}
 
@@ -35,6 +36,14 @@ def parse_layers(text: str, default_weight: float | None = None) -> tuple[tuple[
     return tuple(names), tuple(weights)
 
 
+def parse_scales(text: str) -> tuple[float, ...]:
+    """`"0.25,0.5,1"` -> (0.25, 0.5, 1.0)."""
+    try:
+        return tuple(float(part) for part in text.split(",") if part.strip())
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"scales must be numbers like 0.5,1 - got {text!r}") from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nst-tutorial",
@@ -48,6 +57,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-size", type=int, default=None, help="long side of the style image (default: --size)")
     p.add_argument("-n", "--iterations", type=int, default=DEFAULTS["iterations"])
     p.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS["optimizer"])
+    p.add_argument("--scales", type=parse_scales, default=DEFAULTS["scales"], metavar="S,...,1",
+                   help="coarse-to-fine stages as fractions of --size, ending with 1")
+    p.add_argument("--coarse-iterations", type=int, default=DEFAULTS["coarse_iterations"],
+                   help="iterations at each coarse stage")
+    p.add_argument("--single-scale", action="store_true", help="the seed's plain solve at full size only")
     p.add_argument("--style-layers", type=parse_layers, default=None, metavar="L[:W],...",
                    help="style layers with weights (default: conv1_1..conv5_1 at 0.2 each)")
     p.add_argument("--content-layers", type=lambda t: parse_layers(t, 1.0), default=None, metavar="L[:W],...",
@@ -75,7 +89,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         content_layers=content_layers, content_layer_weights=content_w, content_weight=args.content_weight,
         tv_weight=args.tv_weight, event_gate=not args.no_event_gate, relu_in_place=not args.pre_relu,
         pooling=args.pooling, weights=args.weights, size=args.size, style_size=args.style_size,
-        iterations=args.iterations, optimizer=args.optimizer, init=args.init, seed=args.seed, device=args.device,
+        iterations=args.iterations, optimizer=args.optimizer,
+        scales=(1.0,) if args.single_scale else args.scales, coarse_iterations=args.coarse_iterations, init=args.init, seed=args.seed, device=args.device,
     )
 
 
@@ -91,15 +106,19 @@ def run(args: argparse.Namespace) -> SolveResult:
     config = config_from_args(args)
     output = check_output_path(args.output)  # fail before minutes of work, not after
     device = pick_device(config.device)
-    content = args.content or image_path(CONTENT)
-    styles = args.style or [image_path(STYLE)]
-    model = prepare(content, styles, config, device)
-    h, w = model.image.shape[-2:]
-    _say(args, f"stylizing {content} with {', '.join(map(str, styles))}: {w}x{h} px, "
-               f"{config.iterations} {config.optimizer} iterations on {device}")
+    content_path = args.content or image_path(CONTENT)
+    style_paths = args.style or [image_path(STYLE)]
+    # Decode once, up front: a bad file fails here, before any message or work.
+    content = check_size(load_image(content_path, config.size), min_side(config), "content image")
+    styles = [check_size(load_image(path, config.style_size or config.size), min_side(config), "style image")
+              for path in style_paths]
+    _say(args, f"stylizing {content_path} with {', '.join(map(str, style_paths))}: long side {config.size} px, "
+               f"{config.iterations} {config.optimizer} iterations at full size on {device}"
+               + (f" after {config.coarse_iterations} at each coarser scale of {config.scales[:-1]}"
+                  if len(config.scales) > 1 else ""))
     callback = snapshot_saver(output, args.save_every) if args.save_every > 0 else None
     try:
-        result = solve(model, config, callback=callback, progress=not args.quiet)
+        result = solve_coarse_to_fine(content, styles, config, callback=callback, progress=not args.quiet)
     except NonFiniteLossError as exc:
         save_image(exc.result.image, output)
         raise NSTError(f"{exc} Saved the last finite image to {output}.") from None

@@ -35,7 +35,9 @@ class Config:
     # Step 4: the solve.
     size: int = 256  # long side of the content image in pixels (CPU-friendly)
     style_size: int | None = None  # long side of the style image; None: same as `size`
-    iterations: int = 200  # the seed's "around 200" forward/backward iterations
+    iterations: int = 200  # the seed's "around 200" forward/backward iterations (at full size)
+    scales: tuple[float, ...] = (1.0,)  # coarse-to-fine stages as fractions of `size`; (1.0,): one scale
+    coarse_iterations: int = 100  # iterations at each stage before the last
     optimizer: str = "lbfgs"  # "lbfgs" (Gatys et al.) or "adam"
     lbfgs_history: int = 100  # curvature pairs L-BFGS remembers
     adam_lr: float = 5.0  # step size in 0-255 pixel units
@@ -62,6 +64,8 @@ class Config:
             raise ConfigError(f"iterations must be a whole number >= 1, got {self.iterations!r}")
         if self.size < 16 or (self.style_size is not None and self.style_size < 16):
             raise ConfigError(f"size must be at least 16 pixels, got {self.size!r}")
+        if not self.scales or self.scales[-1] != 1.0 or any(not 0 < s <= 1 for s in self.scales):
+            raise ConfigError(f"scales must be fractions in (0, 1] ending with 1.0, got {self.scales!r}")
         if self.lbfgs_history < 1 or not self.adam_lr > 0:
             raise ConfigError("lbfgs_history must be >= 1 and adam_lr > 0")
 

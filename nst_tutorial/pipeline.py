@@ -50,26 +50,38 @@ def initial_image(content: Tensor, config: Config) -> Tensor:
     if config.init == "noise":
         g = torch.Generator().manual_seed(config.seed)
         return torch.rand(content.shape, generator=g).to(content.device)
-    image = load_image(config.init)
-    size = tuple(content.shape[-2:])
-    return torch.nn.functional.interpolate(image, size=size, mode="bicubic", antialias=True).clamp(0, 1).to(content.device)
+    return _resize_to(load_image(config.init), content)
 
 
 def prepare(content: ImageSource, styles: ImageSource | Sequence[ImageSource], config: Config = Config(),
-            device: torch.device | None = None) -> AugmentedModel:
-    """Load the images, run seed steps 1-3 and return the augmented model ready to `solve`."""
+            device: torch.device | None = None, net: torch.nn.Sequential | None = None,
+            init: Tensor | None = None) -> AugmentedModel:
+    """Load the images, run seed steps 1-3 and return the augmented model ready to `solve`.
+
+    `net` reuses an already built VGG19 (it must reach the deepest layer); `init` overrides
+    `config.init` with an RGB image (1, 3, h, w), resized to the content's size.
+    """
     device = device or pick_device(config.device)
     style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
     content_img = check_size(load_image(content, config.size), min_side(config), "content image").to(device)
     style_imgs = [check_size(load_image(s, config.style_size or config.size), min_side(config), "style image")
                   .to(device) for s in style_list]
-    init = initial_image(content_img, config)
-    net = build_vgg19(config.weights, config.pooling, last=deepest_layer(config)).to(device)
+    start = initial_image(content_img, config) if init is None else _resize_to(init, content_img)
+    net = net if net is not None else build_vgg19(config.weights, config.pooling, last=deepest_layer(config)).to(device)
     norm = Normalizer(config.weights)
     style_t = capture_style_targets(net, norm, style_imgs, config.style_layers, config.relu_in_place,
                                     kind=config.style_loss)
     content_t = capture_content_targets(net, norm, content_img, config.content_layers, config.relu_in_place)
-    return augment(net, norm, style_t, content_t, init, config)
+    return augment(net, norm, style_t, content_t, start, config)
+
+
+def _resize_to(image: Tensor, like: Tensor) -> Tensor:
+    """`image` resized to the height and width of `like`, on its device: (1, 3, H, W) in [0, 1]."""
+    size = tuple(like.shape[-2:])
+    if tuple(image.shape[-2:]) == size:
+        return image.to(like.device)
+    resized = torch.nn.functional.interpolate(image, size=size, mode="bicubic", antialias=True)
+    return resized.clamp(0, 1).to(like.device)
 
 
 def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], config: Config = Config(),

@@ -1,0 +1,268 @@
+"""`python -m nst_tutorial.bench`: what one evaluation costs, and how fast we reach pastiche's quality.
+
+Everything is measured on the machine it runs on, side by side in one run, and printed as one
+table (and written as JSON):
+
+- the cost of one evaluation (forward + backward through the augmented model) at 256 and 512
+  px, beside its floor: twice the forward FLOPs divided by the fp32 matmul rate measured now;
+- time to quality: pastiche's own CLI runs 200 L-BFGS steps; its output file is scored with
+  pastiche's objective, expressed in our library (J_p, reached in T_p). Then our coarse-to-fine
+  solve runs, in its own process, until the 8-bit image it would write scores at or below J_p
+  (T_o, start-up included);
+- time from process start to the first loss, and peak memory (RSS), for both.
+
+`--smoke` runs the same steps at a tiny size in seconds, so the test suite keeps it working.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+from PIL import Image
+
+from .config import Config
+from .data import CONTENT, STYLE, image_path
+from .images import load_image, save_image
+from .multiscale import solve_coarse_to_fine
+from .pipeline import deepest_layer, prepare
+from .vgg import channels, layer_names, tap
+
+def pastiche_objective(size: int) -> Config:
+    """pastiche's default objective in our terms, plain L-BFGS from the content image.
+
+    pastiche: content 0.01 * mse at relu4_2; style, per layer relu1_1..relu5_1,
+    10 / C^2 * mse(F F^T / (h w)). Our Gram divides by C h w as well, so each style layer
+    is 10 * mse(gram) here; the EVENT gate is off because pastiche follows the plain gradient.
+    """
+    return Config(size=size, style_layer_weights=(10.0,) * 5, style_weight=1.0, content_weight=0.01,
+                  event_gate=False, tv_weight=0.0, init="content", device="cpu")
+
+
+def forward_flops(config: Config, height: int, width: int) -> float:
+    """Multiply-adds x 2 of the convolutions up to the deepest loss layer, plus the Gram matrices."""
+    flops, h, w = 0.0, height, width
+    for name in layer_names()[: layer_names().index(deepest_layer(config)) + 1]:
+        if name.startswith("conv"):
+            c_in = 3 if name == "conv1_1" else channels(layer_names()[layer_names().index(name) - 2])
+            flops += 2 * c_in * channels(name) * 9 * h * w
+        elif name.startswith("pool"):
+            h, w = h // 2, w // 2
+    for name in config.style_layers:
+        block = int(name[4]) - 1
+        flops += 2 * channels(name) ** 2 * (height >> block) * (width >> block)
+    return flops
+
+
+def matmul_rate(n: int = 2048, repeats: int = 5) -> float:
+    """Best observed fp32 matrix-multiply rate in FLOP/s on this machine, now."""
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    a @ b  # warm-up: thread pool and kernel selection
+    best = min(_timed(lambda: a @ b) for _ in range(repeats))
+    return 2 * n**3 / best
+
+
+def evaluation_seconds(config: Config, content: Path, style: Path, repeats: int = 5) -> float:
+    """Median seconds of one forward + backward of the augmented model at `config.size`."""
+    model = prepare(content, style, config)
+
+    def evaluate() -> None:
+        model.image.grad = None
+        model().backward()
+
+    evaluate()  # warm-up
+    return statistics.median(_timed(evaluate) for _ in range(repeats))
+
+
+def _timed(fn) -> float:
+    start = time.perf_counter()
+    fn()
+    return time.perf_counter() - start
+
+
+class Scorer:
+    """pastiche's objective on 8-bit images, as they are saved: `score(path_or_tensor) -> float`."""
+
+    def __init__(self, content: Path, style: Path, size: int) -> None:
+        self.model = prepare(content, style, pastiche_objective(size))
+
+    @torch.no_grad()
+    def score(self, image) -> float:
+        rgb = load_image(image) if isinstance(image, (str, Path)) else image
+        rgb = (rgb.clamp(0, 1) * 255).round() / 255  # exactly what an 8-bit PNG holds
+        self.model.image.copy_(self.model.normalizer.to_model(rgb))
+        return self.model().item()
+
+
+def square_inputs(folder: Path, size: int) -> tuple[Path, Path]:
+    """The bundled content and style, centre-cropped and resized to size x size PNGs.
+
+    Both programs then read identical pixels and neither resizes, so neither is helped or
+    hurt by its own resampling.
+    """
+    paths = []
+    for name in (CONTENT, STYLE):
+        image = Image.open(image_path(name)).convert("RGB")
+        side = min(image.size)
+        left, top = (image.width - side) // 2, (image.height - side) // 2
+        image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
+        paths.append(folder / f"{Path(name).stem}_{size}.png")
+        image.save(paths[-1])
+    return paths[0], paths[1]
+
+
+def run_child(args: list[str], first_line_marker: str) -> dict:
+    """Run a Python child process; time its first loss (a stdout line) and its end; read its peak RSS."""
+    start = time.perf_counter()
+    proc = subprocess.Popen([sys.executable, *args], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONUNBUFFERED": "1"})
+    first, lines = None, []
+    stderr: list[str] = []
+    drain = threading.Thread(target=lambda: stderr.extend(proc.stderr), daemon=True)
+    drain.start()
+    for line in proc.stdout:
+        lines.append(line)
+        if first is None and line.startswith(first_line_marker):
+            first = time.perf_counter() - start
+    _, status, usage = os.wait4(proc.pid, 0)  # wait4, not wait(): it reports the child's peak RSS
+    wall = time.perf_counter() - start
+    proc.returncode = os.waitstatus_to_exitcode(status)
+    drain.join()
+    if proc.returncode != 0:
+        raise RuntimeError(f"{' '.join(args[:3])} failed ({proc.returncode}): {''.join(stderr)[-2000:]}")
+    return {"wall_s": wall, "first_loss_s": first, "peak_rss_mb": usage.ru_maxrss / 1024, "stdout": lines}
+
+
+def run_pastiche(content: Path, style: Path, size: int, steps: int, output: Path) -> dict:
+    args = ["-m", "pastiche", "--content", str(content), "--styles", str(style), "--output", str(output),
+            "--size", str(size), "--num-steps", str(steps), "--device", "cpu", "--info-step", "1", "--seed", "0"]
+    return run_child(args, first_line_marker="0 ")
+
+
+def run_ours(content: Path, style: Path, size: int, target: float, output: Path, config: Config) -> dict:
+    args = ["-m", "nst_tutorial.bench", "--child", json.dumps({
+        "content": str(content), "style": str(style), "size": size, "target": target, "output": str(output),
+        "scales": list(config.scales), "coarse_iterations": config.coarse_iterations,
+        "iterations": config.iterations, "lbfgs_history": config.lbfgs_history})]
+    stats = run_child(args, first_line_marker="first-loss")
+    stats.update(json.loads(stats.pop("stdout")[-1]))
+    return stats
+
+
+def child(spec: dict) -> None:
+    """Our side of the race, in its own process: coarse-to-fine until the 8-bit score <= target."""
+    config = replace(pastiche_objective(spec["size"]), scales=tuple(spec["scales"]),
+                     coarse_iterations=spec["coarse_iterations"], iterations=spec["iterations"],
+                     lbfgs_history=spec["lbfgs_history"])
+    scorer = Scorer(Path(spec["content"]), Path(spec["style"]), spec["size"])
+    reached, started = threading.Event(), threading.Event()
+    stats: dict = {}
+
+    def watch(result, current) -> None:
+        if not started.is_set():
+            started.set()
+            print("first-loss", flush=True)
+        full = current.shape[-1] == spec["size"] or current.shape[-2] == spec["size"]
+        # The float loss is a lower bound on the 8-bit one: score the file only when it can pass.
+        if full and result.best_loss <= spec["target"] and scorer.score(result.image) <= spec["target"]:
+            reached.set()
+
+    result = solve_coarse_to_fine(spec["content"], spec["style"], config, callback=watch, stop=reached,
+                                  progress=False)
+    save_image(result.image, spec["output"])
+    stats.update(score=scorer.score(Path(spec["output"])), reached=reached.is_set(),
+                 final_iterations=result.iterations[-1])
+    print(json.dumps(stats), flush=True)
+
+
+@dataclass
+class Report:
+    command: str
+    date: str
+    machine: str
+    torch: str
+    threads: int
+    matmul_gflops: float
+    evaluations: list[dict]
+    pastiche: dict
+    ours: dict
+    time_ratio: float
+
+
+def benchmark(size: int, eval_sizes: tuple[int, ...], steps: int, repeats: int, config: Config) -> Report:
+    rate = matmul_rate()
+    evaluations = []
+    with tempfile.TemporaryDirectory() as tmp:
+        tmp = Path(tmp)
+        for s in eval_sizes:
+            c, st = square_inputs(tmp, s)
+            cfg = pastiche_objective(s)
+            seconds = evaluation_seconds(cfg, c, st, repeats)
+            floor = 2 * forward_flops(cfg, s, s) / rate
+            evaluations.append({"size": s, "seconds": seconds, "floor_s": floor, "ratio": seconds / floor})
+        content, style = square_inputs(tmp, size)
+        pastiche = run_pastiche(content, style, size, steps, tmp / "pastiche.png")
+        pastiche.pop("stdout")
+        pastiche["score"] = Scorer(content, style, size).score(tmp / "pastiche.png")
+        ours = run_ours(content, style, size, pastiche["score"], tmp / "ours.png", config)
+    return Report(
+        command=" ".join(["python -m nst_tutorial.bench", *sys.argv[1:]]),
+        date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        machine=f"{platform.machine()} {os.cpu_count()} cores", torch=torch.__version__,
+        threads=torch.get_num_threads(), matmul_gflops=rate / 1e9, evaluations=evaluations,
+        pastiche=pastiche, ours=ours, time_ratio=ours["wall_s"] / pastiche["wall_s"])
+
+
+def table(r: Report, size: int, steps: int) -> str:
+    rows = [f"nst-tutorial benchmark, {r.date}: `{r.command}`",
+            f"{r.machine}, torch {r.torch}, {r.threads} threads, fp32 matmul {r.matmul_gflops:.0f} GFLOP/s", "",
+            "| measure | ours | pastiche | ratio / target |", "|---|---|---|---|"]
+    for e in r.evaluations:
+        rows.append(f"| one evaluation at {e['size']}x{e['size']} (floor {e['floor_s']:.3f} s) "
+                    f"| {e['seconds']:.3f} s | | {e['ratio']:.2f} x floor (target <= 1.15 at 512) |")
+    p, o = r.pastiche, r.ours
+    rows += [f"| time to pastiche's quality at {size}x{size} (J_p = {p['score']:.5g}) "
+             f"| {o['wall_s']:.1f} s (score {o['score']:.5g}) | {p['wall_s']:.1f} s ({steps} steps) "
+             f"| {r.time_ratio:.2f} (target <= 0.33) |",
+             f"| process start to first loss | {o['first_loss_s']:.1f} s | {p['first_loss_s']:.1f} s | target <= 5 s |",
+             f"| peak memory (RSS) | {o['peak_rss_mb']:.0f} MB | {p['peak_rss_mb']:.0f} MB "
+             f"| {o['peak_rss_mb'] / p['peak_rss_mb']:.2f} (target <= 1) |"]
+    return "\n".join(rows)
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m nst_tutorial.bench", description=__doc__.split("\n\n")[0])
+    p.add_argument("--smoke", action="store_true", help="tiny sizes and step counts: checks it runs, in seconds")
+    p.add_argument("--size", type=int, default=512)
+    p.add_argument("--steps", type=int, default=200, help="pastiche's L-BFGS steps")
+    p.add_argument("--json", default="bench.json", help="where to write the results")
+    p.add_argument("--child", help=argparse.SUPPRESS)
+    args = p.parse_args(argv)
+    if args.child:
+        child(json.loads(args.child))
+        return 0
+    config = Config()
+    size, steps, eval_sizes, repeats = args.size, args.steps, (256, 512), 5
+    if args.smoke:
+        size, steps, eval_sizes, repeats = 48, 3, (32,), 1
+        config = replace(config, coarse_iterations=2, iterations=20)
+    report = benchmark(size, eval_sizes, steps, repeats, config)
+    Path(args.json).write_text(json.dumps(asdict(report), indent=2))
+    print(table(report, size, steps))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
