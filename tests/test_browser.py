@@ -31,6 +31,7 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run"]
 ARTIFACTS = Path(os.environ.get("NST_TEST_ARTIFACTS", ROOT / "test-artifacts")) / "browser"
 OUTPUT = ".jp-OutputArea-output"  # what the kernel rendered, never the cells' source text
+LIVE_READOUT = re.compile(r"^iteration \d+ ")  # LiveSolve's readout, not a message that mentions iterations
 
 try:
     from playwright.sync_api import Page, expect, sync_playwright
@@ -160,7 +161,7 @@ def test_step_by_step_notebook_renders_and_gram_picker_changes_the_picture(page,
     expect(explorer.locator(".widget-html-content").last).to_contain_text("conv3_1: channels 0-63 of 256",
                                                                           timeout=20_000)
     expect(picture).not_to_have_attribute("src", before, timeout=20_000)
-    expect(page.locator(f"{OUTPUT} .widget-html-content", has_text="iteration").first).to_contain_text("iteration 4")  # 3, then 1 more when it continues
+    expect(page.locator(f"{OUTPUT} .widget-html-content", has_text=LIVE_READOUT).first).to_contain_text("iteration 4")  # 3, then 1 more when it continues
 
 
 def test_evaluator_run_stop_save_in_the_browser(page, lab):
@@ -174,8 +175,8 @@ def test_evaluator_run_stop_save_in_the_browser(page, lab):
     expect(run).to_be_visible()
     expect(stop).to_be_disabled()
     run.click()
-    readout = page.locator(f"{OUTPUT} .widget-html-content", has_text="iteration")
-    expect(readout.first).to_contain_text("iteration", timeout=60_000)
+    readout = page.locator(f"{OUTPUT} .widget-html-content", has_text=LIVE_READOUT)
+    expect(readout.first).to_be_visible(timeout=60_000)
     live_image = page.locator(f"{OUTPUT} img").last
     first_src, first_text = live_image.get_attribute("src"), readout.first.inner_text()
     expect(readout.first).not_to_have_text(first_text, timeout=30_000)  # the iteration readout advances
