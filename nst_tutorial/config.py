@@ -36,8 +36,8 @@ class Config:
     size: int = 256  # long side of the content image in pixels (CPU-friendly)
     style_size: int | None = None  # long side of the style image; None: same as `size`
     iterations: int = 200  # the seed's "around 200" forward/backward iterations (at full size)
-    scales: tuple[float, ...] = (1.0,)  # coarse-to-fine stages as fractions of `size`; (1.0,): one scale
-    coarse_iterations: int = 100  # iterations at each stage before the last
+    scales: tuple[float, ...] = (0.25, 0.5, 1.0)  # coarse-to-fine stages (fractions of `size`); (1.0,): the seed's single scale
+    coarse_iterations: int = 60  # iterations at each stage before the full-size one
     optimizer: str = "lbfgs"  # "lbfgs" (Gatys et al.) or "adam"
     lbfgs_history: int = 100  # curvature pairs L-BFGS remembers
     adam_lr: float = 5.0  # step size in 0-255 pixel units

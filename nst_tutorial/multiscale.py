@@ -22,11 +22,11 @@ from .vgg import build_vgg19
 def stage_sizes(config: Config, aspect: float = 1.0) -> list[int]:
     """Long side of each stage, e.g. [128, 256, 512] for size 512 and scales (0.25, 0.5, 1).
 
-    Stages whose short side (long side / `aspect`) would be too small for the deepest layer
-    are left out; the full-size stage always stays.
+    Stages below 16 px, or whose short side (long side / `aspect`) would be too small for the
+    deepest layer, are left out; the full-size stage always stays.
     """
     sizes = [round(config.size * s) for s in config.scales]
-    return [s for s in sizes[:-1] if s / aspect >= min_side(config)] + sizes[-1:]
+    return [s for s in sizes[:-1] if s >= 16 and s / aspect >= min_side(config)] + sizes[-1:]
 
 
 def solve_coarse_to_fine(

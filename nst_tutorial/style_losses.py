@@ -30,8 +30,25 @@ def gram(features: Tensor) -> Tensor:
     C^2, ||G_x - G_s||^2 is the squared MMD of Li et al. (2017) with kernel k(x, y) = (x^T y)^2.
     """
     b, c, h, w = features.shape
-    f = features.reshape(b, c, h * w)
-    return torch.bmm(f, f.transpose(1, 2)) / (c * h * w)
+    return _Gram.apply(features.reshape(b, c, h * w)) / (c * h * w)
+
+
+class _Gram(torch.autograd.Function):
+    """F F^T for (B, C, N) with a one-multiply backward, (dG + dG^T) F.
+
+    Autograd would differentiate both operands of bmm(F, F^T) separately: two (C x C) x (C x N)
+    products and a sum of (C, N) tensors. The Gram is symmetric, so one product does it.
+    """
+
+    @staticmethod
+    def forward(ctx, f: Tensor) -> Tensor:
+        ctx.save_for_backward(f)
+        return torch.bmm(f, f.transpose(1, 2))
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> Tensor:
+        (f,) = ctx.saved_tensors
+        return torch.bmm(grad + grad.transpose(1, 2), f)
 
 
 def feature_vectors(features: Tensor) -> Tensor:

@@ -52,7 +52,7 @@ def test_forward_flops_counts_the_convolutions():
 
 
 def test_coarse_to_fine_starts_the_full_size_stage_closer_to_the_style():
-    base = nt.Config(size=64, iterations=3, coarse_iterations=15)
+    base = nt.Config(size=64, iterations=3, coarse_iterations=15, scales=(1.0,))
     assert stage_sizes(nt.Config(size=512, scales=(0.25, 0.5, 1.0))) == [128, 256, 512]
     single = solve_coarse_to_fine(image_path("u_street_metro"), image_path("starry_night"), base, progress=False)
     multi = solve_coarse_to_fine(image_path("u_street_metro"), image_path("starry_night"),

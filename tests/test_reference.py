@@ -169,3 +169,14 @@ def test_torchvision_weights_offline_fail_clearly_and_name_the_default(monkeypat
     monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
     with pytest.raises(nt.WeightsUnavailableError, match="weights='caffe'"):
         nt.build_vgg19("torchvision")
+
+
+def test_gram_gradient_matches_autograd_of_the_plain_product():
+    x = torch.randn(2, 5, 4, 3, dtype=torch.float64, requires_grad=True)
+    upstream = torch.randn(2, 5, 5, dtype=torch.float64)  # not symmetric: the general case
+    (nt.gram(x) * upstream).sum().backward()
+    f = x.detach().clone().requires_grad_(True)
+    flat = f.reshape(2, 5, 12)
+    ((torch.bmm(flat, flat.transpose(1, 2)) / 60) * upstream).sum().backward()
+    assert torch.allclose(x.grad, f.grad)
+    assert torch.autograd.gradcheck(nt.gram, (torch.randn(1, 3, 2, 2, dtype=torch.float64, requires_grad=True),))
