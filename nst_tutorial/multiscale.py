@@ -47,8 +47,11 @@ def solve_coarse_to_fine(
     """
     device = pick_device(config.device)
     net = build_vgg19(config.weights, config.pooling, last=deepest_layer(config)).to(device)  # once for all stages
-    full = load_image(content, config.size)
-    sizes = stage_sizes(config, aspect=max(full.shape[-2:]) / min(full.shape[-2:]))
+    # Decode once at full size; each stage resizes these tensors instead of re-reading files.
+    content = load_image(content, config.size)
+    styles = [load_image(s, config.style_size or config.size)
+              for s in (styles if isinstance(styles, (list, tuple)) else [styles])]
+    sizes = stage_sizes(config, aspect=max(content.shape[-2:]) / min(content.shape[-2:]))
     image: Tensor | None = None
     for i, size in enumerate(sizes):
         final = i == len(sizes) - 1
