@@ -30,9 +30,7 @@ def plot_gallery(results: Mapping[str, SolveResult], ncols: int = 5) -> Figure:
     """Result images in rows of `ncols`, titled by label, and below them each run's total loss."""
     n = len(results)
     rows = -(-n // ncols)
-    with plots.plt.ioff():
-        fig = plots.plt.figure(figsize=(3.0 * ncols, 3.2 * rows + 3.0), layout="constrained")
-    plots.plt.close(fig)  # shown once, as the returned value
+    fig = plots.new_figure(3.0 * ncols, 3.2 * rows + 3.0, layout="constrained")
     grid = fig.add_gridspec(rows + 1, ncols, height_ratios=[3.2] * rows + [3.0])
     for i, (label, result) in enumerate(results.items()):
         ax = fig.add_subplot(grid[i // ncols, i % ncols])

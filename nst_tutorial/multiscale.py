@@ -14,7 +14,7 @@ from torch import Tensor
 
 from .config import Config
 from .images import ImageSource, load_image
-from .pipeline import deepest_layer, min_side, pick_device, prepare
+from .pipeline import as_list, deepest_layer, min_side, pick_device, prepare
 from .solve import Callback, SolveResult, StopFlag, solve
 from .vgg import build_vgg19
 
@@ -49,8 +49,7 @@ def solve_coarse_to_fine(
     net = build_vgg19(config.weights, config.pooling, last=deepest_layer(config)).to(device)  # once for all stages
     # Decode once at full size; each stage resizes these tensors instead of re-reading files.
     content = load_image(content, config.size)
-    styles = [load_image(s, config.style_size or config.size)
-              for s in (styles if isinstance(styles, (list, tuple)) else [styles])]
+    styles = [load_image(s, config.style_size or config.size) for s in as_list(styles)]
     sizes = stage_sizes(config, aspect=max(content.shape[-2:]) / min(content.shape[-2:]))
     image: Tensor | None = None
     for i, size in enumerate(sizes):

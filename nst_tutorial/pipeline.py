@@ -53,6 +53,11 @@ def initial_image(content: Tensor, config: Config) -> Tensor:
     return _resize_to(load_image(config.init), content)
 
 
+def as_list(styles: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
+    """One style image or several, as a list."""
+    return list(styles) if isinstance(styles, (list, tuple)) else [styles]
+
+
 def prepare(content: ImageSource, styles: ImageSource | Sequence[ImageSource], config: Config = Config(),
             device: torch.device | None = None, net: torch.nn.Sequential | None = None,
             init: Tensor | None = None) -> AugmentedModel:
@@ -62,7 +67,7 @@ def prepare(content: ImageSource, styles: ImageSource | Sequence[ImageSource], c
     `config.init` with an RGB image (1, 3, h, w), resized to the content's size.
     """
     device = device or pick_device(config.device)
-    style_list = list(styles) if isinstance(styles, (list, tuple)) else [styles]
+    style_list = as_list(styles)
     content_img = check_size(load_image(content, config.size), min_side(config), "content image").to(device)
     style_imgs = [check_size(load_image(s, config.style_size or config.size), min_side(config), "style image")
                   .to(device) for s in style_list]

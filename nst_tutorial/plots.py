@@ -15,16 +15,22 @@ from .config import Config
 from .vgg import layer_names, tap
 
 
-def new_axes(ncols: int = 1, width: float = 4.0, height: float = 4.0) -> tuple[Figure, list[Axes]]:
-    """A figure with `ncols` axes that Jupyter shows once: as the value a helper returns.
+def new_figure(width: float, height: float, **kwargs) -> Figure:
+    """A figure that Jupyter shows once: as the value a helper returns.
 
     Made with pyplot's interactive mode off and then closed, so the inline backend does not
     show it a second time at the end of the cell; the returned figure still displays.
     """
     with plt.ioff():
-        fig, axes = plt.subplots(1, ncols, figsize=(width * ncols, height), squeeze=False)
+        fig = plt.figure(figsize=(width, height), **kwargs)
     plt.close(fig)
-    return fig, list(axes[0])
+    return fig
+
+
+def new_axes(ncols: int = 1, width: float = 4.0, height: float = 4.0) -> tuple[Figure, list[Axes]]:
+    """A `new_figure` with `ncols` axes side by side, each `width` x `height` inches."""
+    fig = new_figure(width * ncols, height)
+    return fig, list(fig.subplots(1, ncols, squeeze=False)[0])
 
 
 def as_array(image: Tensor) -> np.ndarray:
