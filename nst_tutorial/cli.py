@@ -76,6 +76,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--no-event-gate", action="store_true", help="turn off the seed's EVENT gradient gate")
     p.add_argument("--pre-relu", action="store_true", help="read conv outputs before ReLU (Caffe reads after)")
     p.add_argument("--device", default=DEFAULTS["device"], help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument("--direct-conv", action="store_true",
+                   help="PyTorch's own convolutions instead of NNPACK's faster ones on the CPU")
     p.add_argument("--save-every", type=int, default=0, metavar="N", help="also save the image every N iterations")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
@@ -89,8 +91,9 @@ def config_from_args(args: argparse.Namespace) -> Config:
         content_layers=content_layers, content_layer_weights=content_w, content_weight=args.content_weight,
         tv_weight=args.tv_weight, event_gate=not args.no_event_gate, relu_in_place=not args.pre_relu,
         pooling=args.pooling, weights=args.weights, size=args.size, style_size=args.style_size,
-        iterations=args.iterations, optimizer=args.optimizer,
-        scales=(1.0,) if args.single_scale else args.scales, coarse_iterations=args.coarse_iterations, init=args.init, seed=args.seed, device=args.device,
+        iterations=args.iterations, optimizer=args.optimizer, fast_conv=not args.direct_conv,
+        scales=(1.0,) if args.single_scale else args.scales, coarse_iterations=args.coarse_iterations,
+        init=args.init, seed=args.seed, device=args.device,
     )
 
 

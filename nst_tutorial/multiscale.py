@@ -46,7 +46,8 @@ def solve_coarse_to_fine(
     With `scales=(1.0,)` this is the plain single-scale solve the seed describes.
     """
     device = pick_device(config.device)
-    net = build_vgg19(config.weights, config.pooling, last=deepest_layer(config)).to(device)  # once for all stages
+    # built once for all stages
+    net = build_vgg19(config.weights, config.pooling, deepest_layer(config), config.fast_conv).to(device)
     # Decode once at full size; each stage resizes these tensors instead of re-reading files.
     content = load_image(content, config.size)
     styles = [load_image(s, config.style_size or config.size) for s in as_list(styles)]

@@ -72,7 +72,8 @@ def prepare(content: ImageSource, styles: ImageSource | Sequence[ImageSource], c
     style_imgs = [check_size(load_image(s, config.style_size or config.size), min_side(config), "style image")
                   .to(device) for s in style_list]
     start = initial_image(content_img, config) if init is None else _resize_to(init, content_img)
-    net = net if net is not None else build_vgg19(config.weights, config.pooling, last=deepest_layer(config)).to(device)
+    if net is None:
+        net = build_vgg19(config.weights, config.pooling, deepest_layer(config), config.fast_conv).to(device)
     norm = Normalizer(config.weights)
     style_t = capture_style_targets(net, norm, style_imgs, config.style_layers, config.relu_in_place,
                                     kind=config.style_loss)

@@ -15,6 +15,7 @@ from tqdm.auto import tqdm
 from .augment import AugmentedModel
 from .config import Config
 from .errors import NonFiniteLossError
+from .lbfgs import LBFGS
 
 
 @dataclass
@@ -27,7 +28,7 @@ class SolveResult:
     times: list[float] = field(default_factory=list)  # seconds since the first solve started
     best_loss: float = math.inf
     stopped: bool = False  # True when a stop request or Ctrl-C ended the last call
-    optimizer: torch.optim.Optimizer | None = field(default=None, repr=False)
+    optimizer: LBFGS | torch.optim.Optimizer | None = field(default=None, repr=False)
     elapsed: float = 0.0  # seconds spent in solve() over all calls
 
     @property
@@ -39,12 +40,12 @@ Callback = Callable[[SolveResult, Tensor], None]
 StopFlag = threading.Event | Callable[[], bool] | None
 
 
-def make_optimizer(model: AugmentedModel, config: Config) -> torch.optim.Optimizer:
+def make_optimizer(model: AugmentedModel, config: Config) -> LBFGS | torch.optim.Optimizer:
     if config.optimizer == "adam":
         return torch.optim.Adam([model.image], lr=config.adam_lr)
     # One iteration per step() call keeps progress, stop and history per iteration;
-    # torch keeps L-BFGS's curvature memory in the optimizer state between calls.
-    return torch.optim.LBFGS([model.image], lr=1.0, max_iter=1, history_size=config.lbfgs_history)
+    # the optimizer keeps L-BFGS's curvature memory between calls.
+    return LBFGS(model.image, history=config.lbfgs_history)
 
 
 def solve(

@@ -10,6 +10,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import UnknownLayerError, WeightsUnavailableError
+from .fastconv import Conv3x3
 
 BLOCKS = (2, 2, 4, 4, 4)  # convolutions per block
 CHANNELS = (64, 128, 256, 512, 512)  # output channels per block
@@ -51,20 +52,19 @@ def channels(name: str) -> int:
     return CHANNELS[int(check_layer(name)[4]) - 1]  # every name is "conv", "relu" or "pool" + block digit
 
 
-def build_vgg19(weights: str = "caffe", pooling: str = "max", last: str = "pool5") -> nn.Sequential:
-    """VGG19 features up to and including `last`, frozen and in eval mode."""
+def build_vgg19(weights: str = "caffe", pooling: str = "max", last: str = "pool5",
+                fast_conv: bool = True) -> nn.Sequential:
+    """VGG19 features up to and including `last`, frozen and in eval mode.
+
+    `fast_conv` runs the convolutions through NNPACK on the CPU (see `fastconv`).
+    """
     names = layer_names()
     keep = names[: names.index(check_layer(last)) + 1]
     state = load_weights(weights)
     layers: "OrderedDict[str, nn.Module]" = OrderedDict()
-    in_ch = 3
     for name in keep:
         if name.startswith("conv"):
-            out_ch = channels(name)
-            conv = nn.Conv2d(in_ch, out_ch, kernel_size=3, padding=1)
-            conv.weight.data.copy_(state[f"{name}.weight"])
-            conv.bias.data.copy_(state[f"{name}.bias"])
-            layers[name], in_ch = conv, out_ch
+            layers[name] = Conv3x3(state[f"{name}.weight"], state[f"{name}.bias"], fast=fast_conv)
         elif name.startswith("relu"):
             layers[name] = nn.ReLU(inplace=False)  # in place would overwrite what the losses saved
         else:

@@ -8,7 +8,7 @@ import sys
 import pytest
 from PIL import Image
 
-from nst_tutorial.cli import main, parse_layers
+from nst_tutorial.cli import build_parser, config_from_args, main, parse_layers
 from nst_tutorial.data import image_path
 
 from .test_images import BAD, make_bad
@@ -36,11 +36,17 @@ def test_options_and_snapshots(tmp_path, capsys):
                  "--output", str(tmp_path / "cup.jpg"), "--size", "40", "-n", "4", "--optimizer", "adam",
                  "--style-layers", "conv1_1:0.5,conv2_1", "--content-layers", "conv3_2", "--tv-weight", "1",
                  "--init", "noise", "--seed", "1", "--device", "cpu", "--save-every", "2", "--no-event-gate",
-                 "--pooling", "avg", "--quiet"])
+                 "--pooling", "avg", "--direct-conv", "--quiet"])
     assert code == 0
     assert sorted(p.name for p in tmp_path.iterdir()) == ["cup.jpg", "cup_0002.png", "cup_0004.png"]
     assert Image.open(tmp_path / "cup.jpg").size == (40, 27)
     assert capsys.readouterr().err == ""  # --quiet: no bar, no chatter
+
+
+def test_switches_reach_the_config():
+    assert config_from_args(build_parser().parse_args([])).fast_conv is True
+    cfg = config_from_args(build_parser().parse_args(["--direct-conv", "--single-scale", "--pre-relu"]))
+    assert (cfg.fast_conv, cfg.scales, cfg.relu_in_place) == (False, (1.0,), False)
 
 
 def test_parse_layers():

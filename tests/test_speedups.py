@@ -1,0 +1,126 @@
+"""The speed-ups change no result: NNPACK convolutions against F.conv2d and autograd, our
+L-BFGS against torch.optim.LBFGS, and start-up without TorchDynamo."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+import torch
+import torch.nn.functional as F
+
+import nst_tutorial as nt
+from nst_tutorial.data import image_path
+from nst_tutorial.fastconv import Conv3x3, nnpack_ready
+from nst_tutorial.lbfgs import LBFGS
+
+
+def conv_and_reference(c_in: int, c_out: int, h: int, w: int, **kwargs) -> tuple[Conv3x3, torch.Tensor]:
+    g = torch.Generator().manual_seed(c_in + h)
+    weight, bias = torch.randn(c_out, c_in, 3, 3, generator=g) * 0.1, torch.randn(c_out, generator=g)
+    conv = Conv3x3(weight, bias, **kwargs).requires_grad_(False)
+    return conv, torch.randn(1, c_in, h, w, generator=g)
+
+
+def test_nnpack_conv_and_its_input_gradient_match_conv2d():
+    assert nnpack_ready(), "this PyTorch build has no NNPACK: the fast path would never run"
+    conv, x = conv_and_reference(32, 48, 70, 66)  # odd sizes: NNPACK's tiles do not divide them
+    assert conv.uses_nnpack(x)
+    x_fast, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out = conv(x_fast)
+    ref = F.conv2d(x_ref, conv.weight, conv.bias, padding=1)
+    assert not torch.equal(out, ref)  # a different algorithm ran...
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-4 * ref.abs().max().item())  # ...to the same result
+    upstream = torch.randn_like(ref)
+    out.backward(upstream)
+    ref.backward(upstream)
+    torch.testing.assert_close(x_fast.grad, x_ref.grad, rtol=0, atol=1e-4 * x_ref.grad.abs().max().item())
+
+
+@pytest.mark.parametrize("case", ["small map", "learning weights", "float64", "fast off"])
+def test_conv_falls_back_to_conv2d(case):
+    conv, x = conv_and_reference(8, 16, 20 if case == "small map" else 70, 70, fast=case != "fast off")
+    if case == "learning weights":
+        conv.requires_grad_(True)
+    if case == "float64":
+        conv, x = conv.double(), x.double()
+    assert not conv.uses_nnpack(x) or case == "fast off"
+    assert torch.equal(conv(x), F.conv2d(x, conv.weight, conv.bias, padding=1))
+
+
+def test_fast_network_gives_the_same_loss_and_gradient():
+    losses, grads = [], []
+    for fast in (True, False):
+        cfg = nt.Config(size=160, fast_conv=fast, device="cpu")  # 160x120: blocks 1 and 2 take NNPACK
+        model = nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg)
+        loss = model()
+        loss.backward()
+        losses.append(loss.item())
+        grads.append(model.image.grad)
+    assert losses[0] == pytest.approx(losses[1], rel=1e-5)
+    # Rounding differences of 1e-5 flip a few ReLUs and max-pool winners, which moves the
+    # gradient at a few pixels (0.5% of its largest entry at most, measured): compare norms.
+    assert (grads[0] - grads[1]).norm() <= 2e-3 * grads[1].norm()
+
+
+def run_optimizer(make, x: torch.Tensor, objective, steps: int) -> torch.Tensor:
+    """The iterates of `steps` optimizer steps on the leaf tensor `x`: (steps, *x.shape)."""
+    opt = make(x)
+    iterates = []
+
+    def closure() -> torch.Tensor:
+        opt.zero_grad()
+        loss = objective()
+        loss.backward()
+        return loss
+
+    for _ in range(steps):
+        opt.step(closure)
+        iterates.append(x.detach().clone())
+    return torch.stack(iterates)
+
+
+def test_lbfgs_takes_torchs_steps_on_a_quadratic():
+    g = torch.Generator().manual_seed(0)
+    a = torch.randn(40, 40, generator=g, dtype=torch.float64)
+    a = a @ a.T + 0.1 * torch.eye(40, dtype=torch.float64)
+    b = torch.randn(40, generator=g, dtype=torch.float64)
+
+    def objective(x):
+        return 0.5 * x @ a @ x - b @ x
+
+    def run(make) -> torch.Tensor:
+        x = torch.zeros(40, dtype=torch.float64, requires_grad=True)
+        return run_optimizer(make, x, lambda: objective(x), steps=25)  # 25 > 4: old pairs drop out
+
+    ours = run(lambda x: LBFGS(x, history=4))
+    torchs = run(lambda x: torch.optim.LBFGS([x], lr=1, max_iter=1, history_size=4))
+    torch.testing.assert_close(ours, torchs, rtol=1e-12, atol=0)
+    assert objective(ours[-1]) < objective(ours[0]) - 1
+
+
+def test_lbfgs_takes_torchs_steps_on_the_style_loss():
+    model = nt.prepare(image_path("u_street_metro"), image_path("starry_night"), nt.Config(size=32, device="cpu"))
+    x0 = model.image.detach().clone()
+
+    def run(make) -> torch.Tensor:
+        with torch.no_grad():
+            model.image.copy_(x0)
+        return run_optimizer(make, model.image, lambda: model(), steps=8)
+
+    ours = run(lambda x: LBFGS(x, history=5))
+    torchs = run(lambda x: torch.optim.LBFGS([x], lr=1, max_iter=1, history_size=5))
+    torch.testing.assert_close(ours, torchs, rtol=1e-5, atol=1e-3)  # pixels in 0-255 units
+    assert (ours[-1] - x0).abs().max() > 1  # it moved
+
+
+def test_a_solve_starts_without_importing_torchdynamo():
+    # torch.optim's step imports TorchDynamo (1.7 s here) on first use; our solve must not
+    code = ("import sys, nst_tutorial as nt\n"
+            "from nst_tutorial.data import image_path\n"
+            "nt.stylize(image_path('u_street_metro'), image_path('starry_night'),"
+            " nt.Config(size=32, iterations=2, device='cpu'), progress=False)\n"
+            "assert 'torch._dynamo' not in sys.modules, 'torch._dynamo was imported'\n")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
