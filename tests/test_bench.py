@@ -69,6 +69,12 @@ def test_coarse_stages_too_small_for_a_panorama_are_skipped():
     assert stage_sizes(cfg, aspect=1.0) == [48, 96, 192]
 
 
+def test_peak_memory_is_the_childs_own_not_the_parents():
+    held = torch.ones(256 * 2**20)  # 1 GiB, touched, held by this process while the child runs
+    stats = bench.run_child(bench.python_module("timeit", ["-n1", "-r1", "b'x' * (300 * 2**20)"]))
+    assert held.numel() and 300 <= stats["peak_rss_mb"] < 600  # the child's 300 MiB string, not our 1 GiB
+
+
 def test_smoke_run_prints_the_table_and_writes_json(tmp_path):
     out = tmp_path / "bench.json"
     proc = subprocess.run([sys.executable, "-m", "nst_tutorial.bench", "--smoke", "--json", str(out)],
