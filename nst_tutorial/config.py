@@ -32,7 +32,7 @@ class Config:
     relu_in_place: bool = True  # Caffe's in-place ReLU: blob `conv4_2` holds post-ReLU values
     pooling: str = "max"  # "max" as in VGG19, or "avg" as Gatys et al. suggest
     weights: str = "caffe"  # "caffe": the original VGG19 (bundled); "torchvision": retrained, downloads
-    fast_conv: bool = True  # NNPACK convolutions on the CPU: 1.9x faster at 512 px, same result to ~1e-5
+    fast_conv: bool = True  # NNPACK convolutions on the CPU: 1.7-1.9x faster at 512 px, same to ~1e-5
     # Step 4: the solve.
     size: int = 256  # long side of the content image in pixels (CPU-friendly)
     style_size: int | None = None  # long side of the style image; None: same as `size`

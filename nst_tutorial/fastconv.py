@@ -1,4 +1,4 @@
-"""VGG's 3x3 convolutions, about twice as fast on the CPU through NNPACK's fast algorithms.
+"""VGG's 3x3 convolutions, 1.7-1.9x faster on the CPU at 512 px through NNPACK's fast algorithms.
 
 A direct 3x3 convolution spends 9 multiply-adds per output pixel and channel pair. NNPACK
 transforms tiles of the image (16x16 FFTs on large maps, Winograd's F(6x6, 3x3) on small
