@@ -70,6 +70,7 @@ class Conv3x3(nn.Conv2d):
         return super().forward(x)
 
     def uses_nnpack(self, x: Tensor) -> bool:
+        """Whether NNPACK can and should take input `x` (`fast` aside)."""
         frozen = not (self.weight.requires_grad or self.bias.requires_grad)
         large = x.shape[-2] * x.shape[-1] >= self.min_positions
         return frozen and large and x.device.type == "cpu" and x.dtype == torch.float32 and nnpack_ready()

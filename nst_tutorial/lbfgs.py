@@ -16,6 +16,7 @@ from collections.abc import Callable
 import torch
 from torch import Tensor
 
+# torch.optim.LBFGS's default tolerances
 TOLERANCE_GRAD = 1e-7  # no step once every gradient entry is this small: converged
 TOLERANCE_CHANGE = 1e-9  # no step along a direction that is not downhill by at least this
 
