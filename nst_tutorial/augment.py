@@ -57,6 +57,15 @@ class AugmentedModel(nn.Module):
         return OrderedDict((n, m) for n, m in self.net.named_children() if isinstance(m, (StyleLoss, ContentLoss)))
 
 
+def channel_scale(channels: int) -> float:
+    """MyCaffe's `get_style_scale` for a (1, C, C) Gram blob: num^-2 * count(1)^-2 / 4 = 1 / (4 C^4).
+
+    Gatys et al. weight each layer by 1 / (4 N^2 M^2), N channels and M = H W positions;
+    MyCaffe squares the Gram blob's element count C^2 instead, so H W does not enter.
+    """
+    return 1.0 / (4.0 * channels**4)
+
+
 def augment(
     net: nn.Sequential,
     normalizer: Normalizer,
@@ -75,10 +84,13 @@ def augment(
     content_w = dict(zip(config.content_layers, config.content_layer_weights))
     after: dict[str, list[tuple[str, nn.Module]]] = {}
     for name, target in style_targets.items():
-        module = StyleLoss(target, style_w[name], gate=config.event_gate, kind=config.style_loss)
+        weight = style_w[name] * (channel_scale(target.shape[-1]) if config.style_channel_scale else 1.0)
+        module: nn.Module = StyleLoss(target, weight, gate=config.event_gate, kind=config.style_loss,
+                                      form=config.euclidean, gram_scale=config.gram_scale)
         after.setdefault(tap(name, config.relu_in_place), []).append((f"style_{name}", module))
     for name, target in content_targets.items():
-        module = ContentLoss(target, content_w[name], gate=config.event_gate)
+        module = ContentLoss(target, content_w[name], gate=config.event_gate, form=config.euclidean,
+                             scale=config.content_scale)
         after.setdefault(tap(name, config.relu_in_place), []).append((f"content_{name}", module))
     layers: "OrderedDict[str, nn.Module]" = OrderedDict()
     base = dict(net.named_children())

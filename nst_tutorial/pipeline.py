@@ -1,19 +1,29 @@
-"""The four seed steps wired together: what the command line and the Evaluator run."""
+"""The four seed steps wired together, coarse to fine: what the CLI, the notebooks and the Evaluator run.
+
+An iteration at half the side costs a quarter as much, and the large structures a style adds
+(swirls, strokes) settle there too. With `Config.scales` of several stages, `stylize` solves
+at each size in turn, each stage starting from the last one's image resized up; with
+`scales=(1.0,)` it is the seed's plain solve at full size.
+"""
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
+from dataclasses import replace
 
 import torch
 from torch import Tensor
 
 from .augment import AugmentedModel, augment
 from .config import Config
-from .errors import ConfigError
+from .errors import ConfigError, NonFiniteLossError
 from .images import ImageSource, check_size, load_image
-from .solve import SolveResult, solve
+from .solve import Callback, SolveResult, StopFlag, solve
 from .targets import capture_content_targets, capture_style_targets
 from .vgg import Normalizer, build_vgg19, layer_names, tap
+
+Styles = ImageSource | Sequence[ImageSource]
 
 
 def pick_device(name: str = "auto") -> torch.device:
@@ -43,6 +53,12 @@ def min_side(config: Config) -> int:
     return 2**pools
 
 
+def network(config: Config, device: torch.device | None = None) -> torch.nn.Sequential:
+    """The VGG19 that `config` asks for, cut after the deepest layer a loss reads."""
+    net = build_vgg19(config.weights, config.pooling, deepest_layer(config), config.fast_conv, config.ceil_mode)
+    return net.to(device or pick_device(config.device))
+
+
 def initial_image(content: Tensor, config: Config) -> Tensor:
     """The starting image (1, 3, H, W): the content, uniform noise (seeded), or a file."""
     if config.init == "content":
@@ -50,15 +66,15 @@ def initial_image(content: Tensor, config: Config) -> Tensor:
     if config.init == "noise":
         g = torch.Generator().manual_seed(config.seed)
         return torch.rand(content.shape, generator=g).to(content.device)
-    return _resize_to(load_image(config.init), content)
+    return resize_to(load_image(config.init), content)
 
 
-def as_list(styles: ImageSource | Sequence[ImageSource]) -> list[ImageSource]:
+def as_list(styles: Styles) -> list[ImageSource]:
     """One style image or several, as a list."""
-    return list(styles) if isinstance(styles, (list, tuple)) else [styles]
+    return list(styles) if isinstance(styles, (list, tuple)) else [styles]  # type: ignore[list-item]
 
 
-def prepare(content: ImageSource, styles: ImageSource | Sequence[ImageSource], config: Config = Config(),
+def prepare(content: ImageSource, styles: Styles, config: Config | None = None,
             device: torch.device | None = None, net: torch.nn.Sequential | None = None,
             init: Tensor | None = None) -> AugmentedModel:
     """Load the images, run seed steps 1-3 and return the augmented model ready to `solve`.
@@ -66,22 +82,25 @@ def prepare(content: ImageSource, styles: ImageSource | Sequence[ImageSource], c
     `net` reuses an already built VGG19 (it must reach the deepest layer); `init` overrides
     `config.init` with an RGB image (1, 3, h, w), resized to the content's size.
     """
+    config = config or Config()
     device = device or pick_device(config.device)
-    style_list = as_list(styles)
-    content_img = check_size(load_image(content, config.size), min_side(config), "content image").to(device)
-    style_imgs = [check_size(load_image(s, config.style_size or config.size), min_side(config), "style image")
-                  .to(device) for s in style_list]
-    start = initial_image(content_img, config) if init is None else _resize_to(init, content_img)
-    if net is None:
-        net = build_vgg19(config.weights, config.pooling, deepest_layer(config), config.fast_conv).to(device)
+    need = min_side(config)
+    content_img = check_size(load_image(content, config.size), need, "content image").to(device)
+    if config.style_resize == "content":  # MyCaffe: the style stretched to the content's exact size
+        style_imgs = [resize_to(load_image(s), content_img) for s in as_list(styles)]
+    else:
+        style_imgs = [check_size(load_image(s, config.style_size or config.size), need, "style image").to(device)
+                      for s in as_list(styles)]
+    start = initial_image(content_img, config) if init is None else resize_to(init, content_img)
+    net = net if net is not None else network(config, device)
     norm = Normalizer(config.weights)
     style_t = capture_style_targets(net, norm, style_imgs, config.style_layers, config.relu_in_place,
-                                    kind=config.style_loss)
+                                    kind=config.style_loss, gram_scale=config.gram_scale)
     content_t = capture_content_targets(net, norm, content_img, config.content_layers, config.relu_in_place)
     return augment(net, norm, style_t, content_t, start, config)
 
 
-def _resize_to(image: Tensor, like: Tensor) -> Tensor:
+def resize_to(image: Tensor, like: Tensor) -> Tensor:
     """`image` resized to the height and width of `like`, on its device: (1, 3, H, W) in [0, 1]."""
     size = tuple(like.shape[-2:])
     if tuple(image.shape[-2:]) == size:
@@ -90,7 +109,90 @@ def _resize_to(image: Tensor, like: Tensor) -> Tensor:
     return resized.clamp(0, 1).to(like.device)
 
 
-def stylize(content: ImageSource, styles: ImageSource | Sequence[ImageSource], config: Config = Config(),
-            **solve_kwargs) -> SolveResult:
-    """All four seed steps: returns the `SolveResult` of `solve(prepare(...), config)`."""
-    return solve(prepare(content, styles, config), config, **solve_kwargs)
+def stage_sizes(config: Config, aspect: float = 1.0) -> list[int]:
+    """Long side of each stage, e.g. [128, 256, 512] for size 512 and scales (0.25, 0.5, 1).
+
+    Coarse stages whose short side (long side / `aspect`) would be too small for the deepest
+    layer are left out; the full-size stage always stays.
+    """
+    sizes = [round(config.size * s) for s in config.scales]
+    return [s for s in sizes[:-1] if s >= 16 and s / aspect >= min_side(config)] + sizes[-1:]
+
+
+def stage_config(config: Config, size: int, styles: Sequence[Tensor]) -> Config:
+    """`config` for one stage of long side `size`: the styles shrink in proportion, but never
+    below what the deepest layer needs (nor above their full-size long side)."""
+    if size == config.size:
+        return config
+    full = config.style_size or config.size
+    aspect = max(max(s.shape[-2:]) / min(s.shape[-2:]) for s in styles)
+    smallest = max(16, math.ceil(min_side(config) * aspect))
+    return replace(config, size=size, style_size=min(full, max(round(full * size / config.size), smallest)))
+
+
+def load_inputs(content: ImageSource, styles: Styles, config: Config) -> tuple[Tensor, list[Tensor]]:
+    """Decode the content and style images once, at full size, and check they are large enough.
+
+    Returns the content (1, 3, H, W) and the styles; raises `ImageLoadError` (or its
+    `ImageTooSmallError`) with a one-line reason.
+    """
+    full = check_size(load_image(content, config.size), min_side(config), "content image")
+    stretch = config.style_resize == "content"  # then each stage resizes from the decoded original
+    style_imgs = [load_image(s, None if stretch else config.style_size or config.size) for s in as_list(styles)]
+    if not stretch:
+        for s in style_imgs:
+            check_size(s, min_side(config), "style image")
+    return full, style_imgs
+
+
+def stylize(
+    content: ImageSource,
+    styles: Styles,
+    config: Config | None = None,
+    *,
+    callback: Callback | None = None,
+    stop: StopFlag = None,
+    progress: bool = True,
+    net: torch.nn.Sequential | None = None,
+) -> SolveResult:
+    """All four seed steps, solved at each stage of `config.scales`; returns the `SolveResult`.
+
+    Each image is decoded once. Coarse stages run `config.coarse_iterations` each, the
+    full-size stage `config.iterations`; `result.stages` records every stage. The result
+    always ends at full size: a stop request, Ctrl-C or a non-finite loss in a coarse stage
+    resizes the image up and makes the full-size model current. To continue at full size:
+    `solve(result.model, config, result=result, iterations=n)`.
+    """
+    config = config or Config()
+    device = pick_device(config.device)
+    full, style_imgs = load_inputs(content, styles, config)
+    net = net if net is not None else network(config, device)
+    sizes = stage_sizes(config, aspect=max(full.shape[-2:]) / min(full.shape[-2:]))
+    result: SolveResult | None = None
+    for i, size in enumerate(sizes):
+        final = i == len(sizes) - 1
+        stage = stage_config(config, size, style_imgs)
+        init = None if result is None else _current(result)
+        model = prepare(full, style_imgs, stage, device, net=net, init=init)
+        if result is None:
+            result = SolveResult(image=model.rgb())
+        result.begin_stage(model)
+        try:
+            solve(model, stage, iterations=config.iterations if final else config.coarse_iterations,
+                  result=result, callback=callback, stop=stop, progress=progress,
+                  label=f"stage {i + 1}/{len(sizes)}, {size} px")
+        except NonFiniteLossError:
+            if not final:
+                result.begin_stage(prepare(full, style_imgs, config, device, net=net, init=result.image))
+            raise
+        if result.stopped and not final:
+            result.begin_stage(prepare(full, style_imgs, config, device, net=net, init=_current(result)))
+            break
+    assert result is not None  # stage_sizes always keeps the full-size stage
+    return result
+
+
+def _current(result: SolveResult) -> Tensor:
+    """The image the current stage has reached (not its best): where the next stage starts."""
+    assert result.model is not None
+    return result.model.rgb()

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from typing import cast
 
 import matplotlib.pyplot as plt
 import numpy as np
+from matplotlib.artist import Artist
 from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from torch import Tensor
 
 from .config import Config
+from .solve import SolveResult, Stage
 from .vgg import layer_names, tap
 
 
@@ -25,6 +28,11 @@ def new_figure(width: float, height: float, **kwargs) -> Figure:
         fig = plt.figure(figsize=(width, height), **kwargs)
     plt.close(fig)
     return fig
+
+
+def figure_of(ax: Axes) -> Figure:
+    """The top-level figure an axes is drawn on."""
+    return cast(Figure, ax.get_figure(root=True))
 
 
 def new_axes(ncols: int = 1, width: float = 4.0, height: float = 4.0) -> tuple[Figure, list[Axes]]:
@@ -46,7 +54,7 @@ def show_images(images: Mapping[str, Tensor], axes: Sequence[Axes] | None = None
         ax.imshow(as_array(image))
         ax.set_title(title)
         ax.axis("off")
-    return axes[0].figure
+    return figure_of(axes[0])
 
 
 def show_feature_maps(features: Tensor, channels: Sequence[int] = (0, 1, 2, 3),
@@ -58,7 +66,7 @@ def show_feature_maps(features: Tensor, channels: Sequence[int] = (0, 1, 2, 3),
         ax.imshow(features[0, c].detach().cpu().numpy(), cmap="gray")
         ax.set_title(f"channel {c}")
         ax.axis("off")
-    return axes[0].figure
+    return figure_of(axes[0])
 
 
 def gram_heatmaps(target: Tensor, current: Tensor, channels: tuple[int, int] = (0, 64),
@@ -94,20 +102,55 @@ def update_gram_heatmaps(images: Sequence[AxesImage], target: Tensor, current: T
         image.set_clim(*limits)
 
 
+def mark_stage(ax: Axes, iteration: int, label: str) -> Artist:
+    """A dashed vertical line where a stage of a coarse-to-fine solve begins, labelled with its size."""
+    line = ax.axvline(iteration - 0.5, color="0.5", ls="--", lw=0.8)
+    text = ax.annotate(label, (iteration - 0.5, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10),
+                       textcoords="offset points", fontsize="x-small", color="0.35")
+    return _Group(line, text)
+
+
+class _Group:
+    """Two artists removed together (a stage's line and its label)."""
+
+    def __init__(self, *artists: Artist) -> None:
+        self.artists = artists
+
+    def remove(self) -> None:
+        for artist in self.artists:
+            artist.remove()
+
+
 def plot_losses(history: Mapping[str, Sequence[float]], iterations: Sequence[int] | None = None,
-                ax: Axes | None = None) -> Figure:
-    """Per-term loss curves on a log scale: one line per style layer, content, TV and total."""
+                ax: Axes | None = None, stages: Sequence[Stage] = ()) -> Figure:
+    """Per-term loss curves on a log scale: one line per style layer, content, TV and total.
+
+    `stages` (a `SolveResult.stages`) marks where each stage after the first begins.
+    """
     if ax is None:
         _, (ax,) = new_axes(1, 6.0, 3.5)
     for name, values in history.items():
         xs = iterations if iterations is not None else range(1, len(values) + 1)
         ax.plot(xs, values, label=name, lw=2.5 if name == "total" else 1.2, color="k" if name == "total" else None)
+    for stage in stages[1:]:
+        mark_stage(ax, stage.start + 1, stage.label)
     ax.set_yscale("log")
     ax.set_xlabel("iteration")
     ax.set_ylabel("loss")
     ax.legend(fontsize="small", ncol=2)
     ax.grid(True, which="both", alpha=0.3)
-    return ax.figure
+    return figure_of(ax)
+
+
+def plot_result_losses(result: SolveResult, ax: Axes | None = None) -> Figure:
+    """`plot_losses` of a `SolveResult`, its stages marked."""
+    return plot_losses(result.history, result.iterations, ax=ax, stages=result.stages)
+
+
+def show_stages(result: SolveResult, axes: Sequence[Axes] | None = None) -> Figure:
+    """The image as each stage of a solve left it, each at its own size."""
+    return show_images({f"stage {i + 1}: {s.label}, {s.iterations} it": s.image
+                        for i, s in enumerate(result.stages) if s.image is not None}, axes=axes)
 
 
 _COLOURS = {"vgg": "#dde6f0", "PARAMETER": "#f6c85f", "GRAM": "#9fd5a6", "EVENT": "#f08c7a",
@@ -150,7 +193,7 @@ def draw_augmented_model(config: Config = Config(), ax: Axes | None = None) -> F
     ax.set_ylim(-len(column) + 0.4, 0.6)
     ax.axis("off")
     ax.set_title("VGG19 augmented for style transfer (weights frozen; only input1 learns)")
-    return ax.figure
+    return figure_of(ax)
 
 
 def _box(ax: Axes, x: float, y: float, text: str, kind: str, width: float = 1.6) -> None:

@@ -14,26 +14,50 @@ from tqdm.auto import tqdm
 
 from .augment import AugmentedModel
 from .config import Config
-from .errors import NonFiniteLossError
+from .errors import ConfigError, NonFiniteLossError
 from .lbfgs import LBFGS
 
 
 @dataclass
-class SolveResult:
-    """What a solve produced; pass it back to `solve(..., result=...)` to continue."""
+class Stage:
+    """One stage of a solve: the image size it ran at and where it sits in the history."""
 
-    image: Tensor  # best image so far (lowest total loss), RGB in [0, 1], (1, 3, H, W)
-    history: dict[str, list[float]] = field(default_factory=dict)  # term -> loss per iteration
-    iterations: list[int] = field(default_factory=list)  # 1-based iteration numbers
+    height: int
+    width: int
+    start: int  # index into `SolveResult.history` lists of this stage's first iteration
+    iterations: int = 0  # iterations run in this stage so far
+    image: Tensor | None = field(default=None, repr=False)  # where the stage stands: (1, 3, height, width)
+
+    @property
+    def label(self) -> str:
+        return f"{max(self.height, self.width)} px"
+
+
+@dataclass
+class SolveResult:
+    """What a solve produced; pass it back to `solve(result.model, ..., result=result)` to continue."""
+
+    image: Tensor  # best image of the current stage (lowest total loss), RGB in [0, 1], (1, 3, H, W)
+    history: dict[str, list[float]] = field(default_factory=dict)  # term -> loss per iteration, all stages
+    iterations: list[int] = field(default_factory=list)  # 1-based iteration numbers, counted across stages
     times: list[float] = field(default_factory=list)  # seconds since the first solve started
-    best_loss: float = math.inf
+    best_loss: float = math.inf  # lowest total loss of the current stage
     stopped: bool = False  # True when a stop request or Ctrl-C ended the last call
+    stages: list[Stage] = field(default_factory=list)  # every stage so far; the last one is current
+    model: AugmentedModel | None = field(default=None, repr=False)  # the current stage's model
     optimizer: LBFGS | torch.optim.Optimizer | None = field(default=None, repr=False)
     elapsed: float = 0.0  # seconds spent in solve() over all calls
 
     @property
     def total(self) -> list[float]:
         return self.history.get("total", [])
+
+    def begin_stage(self, model: AugmentedModel) -> None:
+        """Make `model` the current stage: fresh optimizer and best loss, its image as the start."""
+        self.model, self.optimizer, self.best_loss = model, None, math.inf
+        self.image = model.rgb()
+        height, width = model.image.shape[-2:]
+        self.stages.append(Stage(height, width, start=len(self.iterations)))
 
 
 Callback = Callable[[SolveResult, Tensor], None]
@@ -50,31 +74,39 @@ def make_optimizer(model: AugmentedModel, config: Config) -> LBFGS | torch.optim
 
 def solve(
     model: AugmentedModel,
-    config: Config = Config(),
+    config: Config | None = None,
     *,
     iterations: int | None = None,
     result: SolveResult | None = None,
     callback: Callback | None = None,
     stop: StopFlag = None,
     progress: bool = True,
+    label: str = "solve",
 ) -> SolveResult:
     """Run `iterations` (default `config.iterations`) optimizer steps on `model.image`.
 
-    Returns a `SolveResult`; passing it back as `result` continues where it stopped.
-    `callback(result, current_rgb)` runs after every iteration. A set `stop` event (or a
-    callable returning True) or Ctrl-C ends the solve early and returns the best image.
+    Returns a `SolveResult`; passing it back as `result` (with the same model) continues where
+    it stopped. `callback(result, current_rgb)` runs after every iteration. A set `stop` event
+    (or a callable returning True) or Ctrl-C ends the solve early and returns the best image.
     Raises `NonFiniteLossError` (holding the result so far) on a NaN or infinite loss.
+    `label` names the progress bar.
     """
+    config = config or Config()
     n = config.iterations if iterations is None else iterations
     if result is None:
         result = SolveResult(image=model.rgb())
+        result.begin_stage(model)
+    elif result.model is not model:
+        raise ConfigError("this result belongs to another model: continue with solve(result.model, ..., "
+                          "result=result), or start afresh without result")
     if result.optimizer is None:
         result.optimizer = make_optimizer(model, config)
+    optimizer = result.optimizer
     result.stopped = False
     last: dict[str, float] = {}
 
     def closure() -> Tensor:
-        result.optimizer.zero_grad()
+        optimizer.zero_grad()
         total = model()
         total.backward()
         last.update({k: v.item() for k, v in model.losses().items()}, total=total.item())
@@ -83,13 +115,13 @@ def solve(
         return total
 
     start = time.perf_counter() - result.elapsed
-    bar = tqdm(total=n, desc="solve", unit="it", disable=not progress, leave=False)
+    bar = tqdm(total=n, desc=label, unit="it", disable=not progress, leave=False)
     try:
         for _ in range(n):
             if _stop_requested(stop):
                 result.stopped = True
                 break
-            result.optimizer.step(closure)
+            optimizer.step(closure)  # type: ignore[arg-type]
             _record(result, last, time.perf_counter() - start)
             if not math.isfinite(last["total"]):
                 raise NonFiniteLossError(
@@ -103,6 +135,7 @@ def solve(
         result.stopped = True
     finally:
         result.elapsed = time.perf_counter() - start
+        result.stages[-1].image = model.rgb()
         bar.close()
     return result
 
@@ -110,6 +143,7 @@ def solve(
 def _record(result: SolveResult, losses: dict[str, float], t: float) -> None:
     result.iterations.append(result.iterations[-1] + 1 if result.iterations else 1)
     result.times.append(t)
+    result.stages[-1].iterations += 1
     for k, v in losses.items():
         result.history.setdefault(k, []).append(v)
 

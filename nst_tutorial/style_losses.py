@@ -33,6 +33,29 @@ def gram(features: Tensor) -> Tensor:
     return _Gram.apply(features.reshape(b, c, h * w)) / (c * h * w)
 
 
+def caffe_gram(features: Tensor, alpha: float) -> Tensor:
+    """MyCaffe's GRAM layer with `disable_scaling_on_gradient`: (B, C, H, W) -> (B, C, C).
+
+    Forward: G = alpha F F^T, no division by the map's size. Backward: (dG + dG^T) F, *without*
+    the factor alpha, exactly as MyCaffe's GramLayer.backward skips it; so the gradient this
+    returns is 1 / alpha times the derivative of the forward value.
+    """
+    b, c, h, w = features.shape
+    return _CaffeGram.apply(features.reshape(b, c, h * w), alpha)
+
+
+class _CaffeGram(torch.autograd.Function):
+    @staticmethod
+    def forward(ctx, f: Tensor, alpha: float) -> Tensor:
+        ctx.save_for_backward(f)
+        return torch.bmm(f, f.transpose(1, 2)).mul_(alpha)
+
+    @staticmethod
+    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+        (f,) = ctx.saved_tensors
+        return torch.bmm(grad + grad.transpose(1, 2), f), None
+
+
 class _Gram(torch.autograd.Function):
     """F F^T for (B, C, N) with a one-multiply backward, (dG + dG^T) F.
 
@@ -94,14 +117,14 @@ def median_sigma2(vectors: Tensor) -> Tensor:
     return torch.cdist(vectors, vectors).pow(2).mean().clamp_min(1e-8)
 
 
-def style_statistic(features: Tensor, kind: str) -> Tensor:
+def style_statistic(features: Tensor, kind: str, gram_scale: float | None = None) -> Tensor:
     """What a style loss matches, from a (1, C, H, W) feature map.
 
-    gram: (1, C, C) Gram matrix; linear: (1, C) channel means; bn: (1, 2C) channel means and
+    gram: (1, C, C) Gram matrix (`caffe_gram` with alpha `gram_scale` when given); linear: (1, C) channel means; bn: (1, 2C) channel means and
     standard deviations (batch-norm statistics); gaussian: (1, K, C) sampled feature vectors.
     """
     if kind == "gram":
-        return gram(features)
+        return gram(features) if gram_scale is None else caffe_gram(features, gram_scale)
     flat = features.flatten(2)
     if kind == "linear":
         return flat.mean(dim=2)

@@ -34,12 +34,14 @@ def capture_style_targets(
     relu_in_place: bool = True,
     blend: Sequence[float] | None = None,
     kind: str = "gram",
+    gram_scale: float | None = None,
 ) -> dict[str, Tensor]:
     """Seed step 1: `{"conv1_1": gram (1, C, C), ...}` for RGB style images (1, 3, H, W) in [0, 1].
 
     Several styles are blended by averaging their Gram matrices with weights `blend`
     (equal by default), which mixes the styles' statistics. `kind` picks another statistic
     of Li et al. (see `style_losses.style_statistic`); Gaussian samples are pooled, not averaged.
+    `gram_scale` is MyCaffe's GRAM alpha (see `style_losses.caffe_gram`).
     """
 
     blend = [1.0 / len(styles)] * len(styles) if blend is None else list(blend)
@@ -48,7 +50,7 @@ def capture_style_targets(
     for style, weight in zip(styles, blend):
         feats = features_at(net, normalizer.to_model(style), taps.values())
         for name, t in taps.items():
-            stat = style_statistic(feats[t], kind)
+            stat = style_statistic(feats[t], kind, gram_scale)
             if kind == "gaussian":
                 targets[name] = torch.cat([targets[name], stat], dim=1) if name in targets else stat
             else:

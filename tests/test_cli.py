@@ -8,6 +8,7 @@ import sys
 import pytest
 from PIL import Image
 
+from nst_tutorial import Config
 from nst_tutorial.cli import build_parser, config_from_args, main, parse_layers
 from nst_tutorial.data import image_path
 
@@ -27,7 +28,7 @@ def test_default_job_writes_stylized_png(tmp_path):
     assert f"wrote {out}" in proc.stdout
     assert Image.open(out).size == (36, 48)  # the rail photo is portrait, 768x1024
     assert "u_street_metro.jpg" in proc.stderr and "starry_night.jpg" in proc.stderr
-    assert "solve" in proc.stderr  # the progress bar
+    assert "stage 2/2, 48 px" in proc.stderr  # the progress bar names its stage (24 px, then 48 px)
 
 
 def test_options_and_snapshots(tmp_path, capsys):
@@ -44,9 +45,22 @@ def test_options_and_snapshots(tmp_path, capsys):
 
 
 def test_switches_reach_the_config():
-    assert config_from_args(build_parser().parse_args([])).fast_conv is True
+    assert config_from_args(build_parser().parse_args([])) == Config()
     cfg = config_from_args(build_parser().parse_args(["--direct-conv", "--single-scale", "--pre-relu"]))
     assert (cfg.fast_conv, cfg.scales, cfg.relu_in_place) == (False, (1.0,), False)
+
+
+def test_preset_mycaffe_and_options_over_it():
+    parse = build_parser().parse_args
+    assert config_from_args(parse(["--preset", "mycaffe"])) == Config.mycaffe()
+    cfg = config_from_args(parse(["--preset", "mycaffe", "--size", "128", "--content-weight", "0.01"]))
+    assert cfg == Config.mycaffe(size=128, content_weight=0.01)
+
+
+def test_preset_mycaffe_runs_end_to_end(tmp_path):
+    proc = run_cli("--preset", "mycaffe", "--size", "40", "-n", "3", "-o", "m.png", cwd=tmp_path)
+    assert proc.returncode == 0, proc.stderr
+    assert Image.open(tmp_path / "m.png").size == (30, 40) and "3 at 40 px" in proc.stderr
 
 
 def test_parse_layers():

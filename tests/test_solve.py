@@ -96,13 +96,31 @@ def test_nan_loss_raises_and_keeps_last_finite_image():
     assert first.iterations == [1, 2, 3]
 
 
-def test_event_gate_switch_changes_the_solve():
-    base = nt.Config(size=32, iterations=5, style_layers=("conv1_1",), style_layer_weights=(1.0,))
-    images = []
+def test_event_gate_zeroes_the_gradient_exactly_where_the_target_is_zero(tiny_net, content):
+    """Through a gated loss, the gradient reaching the layer is 0 where the saved target is 0 and
+    the ungated gradient everywhere else; the image gradient changes accordingly."""
+    norm = nt.Normalizer("caffe")
+    noise = torch.rand(content.shape, generator=torch.Generator().manual_seed(0))
+    grads, image_grads = {}, {}
     for gate in (True, False):
-        cfg = dataclasses.replace(base, event_gate=gate)
-        images.append(nt.solve(make_model(cfg), cfg, progress=False).image)
-    assert not torch.allclose(images[0], images[1])
+        cfg = nt.Config(size=64, event_gate=gate, style_layers=(), style_layer_weights=(),
+                        content_layers=("conv3_1",))
+        targets = nt.capture_content_targets(tiny_net, norm, content, cfg.content_layers)
+        model = nt.augment(tiny_net, norm, {}, targets, init=noise, config=cfg)
+        seen = []
+
+        def keep_gradient(module, inputs, out):
+            out.register_hook(seen.append)
+
+        handle = model.net.relu3_1.register_forward_hook(keep_gradient)
+        model().backward()
+        handle.remove()
+        grads[gate], image_grads[gate] = seen[0], model.image.grad
+    zero = targets["conv3_1"] == 0
+    assert zero.any() and (~zero).any()
+    assert (grads[True][zero] == 0).all() and (grads[False][zero] != 0).any()
+    assert torch.equal(grads[True][~zero], grads[False][~zero])
+    assert not torch.allclose(image_grads[True], image_grads[False])
 
 
 def test_noise_init_is_seeded():

@@ -5,18 +5,21 @@ from __future__ import annotations
 import datetime
 import time
 
+import ipywidgets as W
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 import nst_tutorial as nt
-from nst_tutorial import plots, widgets
+from nst_tutorial import evaluator, plots, widgets
 from nst_tutorial.data import image_path
+from nst_tutorial.evaluator import Evaluator
 
 
 @pytest.fixture(scope="module")
-def grams(net):
+def grams(tiny_net):
+    net = tiny_net
     norm = nt.Normalizer()
     layers = nt.Config().style_layers
     style = nt.load_image(image_path("starry_night"), 48)
@@ -27,18 +30,18 @@ def grams(net):
 
 def test_gram_explorer_layer_and_channel_pickers_change_the_heatmaps(grams):
     targets, current = grams
-    explorer = widgets.GramExplorer(targets, current)
+    explorer = widgets.GramExplorer(targets, current, window=3)
     first_png = explorer.view.value
-    assert explorer.heatmaps[0].get_array().shape == (64, 64)
+    assert explorer.heatmaps[0].get_array().shape == (3, 3)
     explorer.layer.value = "conv3_1"
-    assert explorer.channels.max == 256 and explorer.channels.value == (0, 64)
-    np.testing.assert_allclose(explorer.heatmaps[0].get_array(), targets["conv3_1"][0, :64, :64].numpy())
+    assert explorer.channels.max == 8 and explorer.channels.value == (0, 3)
+    np.testing.assert_allclose(explorer.heatmaps[0].get_array(), targets["conv3_1"][0, :3, :3].numpy())
     np.testing.assert_allclose(explorer.heatmaps[2].get_array(),
-                               (current["conv3_1"] - targets["conv3_1"])[0, :64, :64].numpy(), rtol=1e-5)
-    explorer.channels.value = (100, 110)
-    np.testing.assert_allclose(explorer.heatmaps[1].get_array(), current["conv3_1"][0, 100:110, 100:110].numpy())
+                               (current["conv3_1"] - targets["conv3_1"])[0, :3, :3].numpy(), rtol=1e-5)
+    explorer.channels.value = (2, 7)
+    np.testing.assert_allclose(explorer.heatmaps[1].get_array(), current["conv3_1"][0, 2:7, 2:7].numpy())
     assert explorer.view.value != first_png
-    assert "conv3_1: channels 100-109 of 256" in explorer.messages.value
+    assert "conv3_1: channels 2-6 of 8" in explorer.messages.value
 
 
 def test_gram_explorer_shows_callback_errors_in_the_widget(grams):
@@ -48,7 +51,7 @@ def test_gram_explorer_shows_callback_errors_in_the_widget(grams):
 
 
 def test_live_solve_updates_artists_in_place():
-    cfg = nt.Config(size=32, iterations=4)
+    cfg = nt.Config(size=32, iterations=4, scales=(1.0,))
     model = nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg)
     live = widgets.LiveSolve(every=0.0)
     result = live.run(model, cfg)
@@ -70,16 +73,18 @@ def wait_for(predicate, timeout: float) -> bool:
 
 
 def test_evaluator_run_stop_save(tmp_path):
-    app = widgets.Evaluator(nt.Config(size=48, iterations=1000))
+    app = Evaluator(nt.Config(size=48, iterations=1000, scales=(1.0,)))
+    control = app.controller
     app.run_button.click()
-    assert app.running and app.stop_button.disabled is False and app.run_button.disabled is True
-    assert wait_for(lambda: app.result is not None and len(app.result.total) >= 3, 60), app.messages.value
+    assert control.running and app.stop_button.disabled is False and app.run_button.disabled is True
+    assert wait_for(lambda: control.result is not None and len(control.result.total) >= 3, 60), app.messages.value
     app.stop_button.click()
     stopped_at = time.monotonic()
-    app.thread.join(timeout=10)
-    assert not app.running and time.monotonic() - stopped_at < 5
-    assert app.result.stopped and 3 <= app.result.iterations[-1] < 1000
-    assert app.result.best_loss == min(app.result.total) and torch.isfinite(app.result.image).all()
+    control.thread.join(timeout=10)
+    assert not control.running and time.monotonic() - stopped_at < 5
+    result = control.result
+    assert result.stopped and 3 <= result.iterations[-1] < 1000
+    assert result.best_loss == min(result.total) and torch.isfinite(result.image).all()
     assert "stopped after" in app.messages.value and app.run_button.disabled is False
     app.save_path.value = str(tmp_path / "evaluated.png")
     app.save_button.click()
@@ -87,16 +92,31 @@ def test_evaluator_run_stop_save(tmp_path):
     assert "saved" in app.messages.value
 
 
+def test_evaluator_stop_in_a_coarse_stage_keeps_a_full_size_image():
+    app = Evaluator(nt.Config(size=64, iterations=5, coarse_iterations=1000, scales=(0.5, 1.0)))
+    control = app.controller
+    app.run_button.click()
+    assert wait_for(lambda: control.result is not None and len(control.result.total) >= 2, 60), app.messages.value
+    app.stop_button.click()
+    control.thread.join(timeout=10)
+    result = control.result
+    assert result.stopped and result.image.shape[-2:] == (64, 48)
+    assert [(s.height, s.iterations) for s in result.stages][-1] == (64, 0)
+    assert result.stages[0].height == 32 and result.stages[0].iterations >= 2
+
+
 def test_evaluator_settings_follow_the_controls():
-    app = widgets.Evaluator()
+    app = Evaluator()
     app.layers["conv5_1"].value = False
     app.layers["conv2_2"].value = True
     app.layer_weights["conv2_2"].value = 0.5
     app.optimizer.value = "adam"
     app.event_gate.value = False
-    cfg = app.settings()
+    app.stages.value = (0.5, 1.0)
+    cfg = app.settings(app.controller.config)
     assert cfg.style_layers == ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv2_2")
     assert cfg.style_layer_weights[-1] == 0.5 and cfg.optimizer == "adam" and cfg.event_gate is False
+    assert cfg.scales == (0.5, 1.0)
 
 
 def upload(app_widget, name: str, data: bytes) -> None:
@@ -104,32 +124,51 @@ def upload(app_widget, name: str, data: bytes) -> None:
                          "last_modified": datetime.datetime.now(datetime.timezone.utc)},)
 
 
+def control_values(app) -> dict:
+    """Every control's value, by attribute name (`layers.conv1_1` for those kept in dicts)."""
+    controls = {}
+    for name, value in vars(app).items():
+        items = {f"{name}.{k}": v for k, v in value.items()} if isinstance(value, dict) else {name: value}
+        controls.update((k, w) for k, w in items.items() if isinstance(w, W.ValueWidget)
+                        and not isinstance(w, (W.FileUpload, W.HTML)))
+    return {name: widget.value for name, widget in controls.items()}
+
+
 def test_bad_upload_shows_message_and_changes_nothing():
-    app = widgets.Evaluator()
-    before = (app.content.value, list(app.content.options), dict(app.uploads))
+    app = Evaluator()
+    before = (control_values(app), list(app.content.options), dict(app.controller.uploads))
     upload(app.content_upload, "notes.txt", b"definitely not an image")
     assert "not an image" in app.messages.value and "Error" in app.messages.value
-    assert (app.content.value, list(app.content.options), dict(app.uploads)) == before
+    assert (control_values(app), list(app.content.options), dict(app.controller.uploads)) == before
 
 
 def test_too_large_upload_is_refused(monkeypatch):
-    app = widgets.Evaluator()
-    monkeypatch.setattr(widgets, "MAX_UPLOAD_BYTES", 10)
+    app = Evaluator()
+    monkeypatch.setattr(evaluator, "MAX_UPLOAD_BYTES", 10)
     upload(app.style_upload, "big.png", b"x" * 11)
     assert "limit" in app.messages.value and app.style.value == "starry_night.jpg"
 
 
-def test_good_upload_becomes_the_selected_image(tmp_path):
-    app = widgets.Evaluator()
+@pytest.mark.parametrize("which", ["content", "style"])
+def test_good_upload_selects_it_and_leaves_every_other_control_alone(tmp_path, which):
+    app = Evaluator()
+    app.content.value, app.style.value = "coffee.jpg", "the_scream.jpg"
+    app.size.value, app.layers["conv5_1"].value = 128, False
+    before = control_values(app)
     path = tmp_path / "red.png"
     Image.new("RGB", (40, 30), "red").save(path)
-    upload(app.style_upload, "red.png", path.read_bytes())
-    assert app.style.value == "upload: red.png" and "upload: red.png" in app.content.options
-    assert torch.allclose(nt.load_image(app.source(app.style.value))[0, :, 0, 0], torch.tensor([1.0, 0, 0]))
+    upload(getattr(app, f"{which}_upload"), "red.png", path.read_bytes())
+    after = control_values(app)
+    assert after.pop(which) == "upload: red.png"
+    before.pop(which)
+    assert after == before  # the other picker still shows coffee / the scream; size and layers kept
+    assert "upload: red.png" in app.content.options and "upload: red.png" in app.style.options
+    source = app.controller.source(getattr(app, which).value)
+    assert torch.allclose(nt.load_image(source)[0, :, 0, 0], torch.tensor([1.0, 0, 0]))
 
 
 def test_save_before_run_says_so():
-    app = widgets.Evaluator()
+    app = Evaluator()
     app.save_button.click()
     assert "press Run first" in app.messages.value
 
@@ -137,7 +176,7 @@ def test_save_before_run_says_so():
 def test_plot_helpers_return_what_they_drew():
     history = {"style/conv1_1": [3.0, 2.0, 1.0], "total": [4.0, 2.5, 1.2]}
     ax = plots.plot_losses(history).axes[0]
-    assert ax.get_yscale() == "log" and [l.get_label() for l in ax.get_lines()] == list(history)
+    assert ax.get_yscale() == "log" and [line.get_label() for line in ax.get_lines()] == list(history)
     fig = plots.show_images({"a": torch.rand(1, 3, 8, 8), "b": torch.rand(1, 3, 8, 8)})
     assert [a.get_title() for a in fig.axes] == ["a", "b"]
     fig = plots.draw_augmented_model(nt.Config())

