@@ -78,7 +78,7 @@ def matmul_rate(sizes: tuple[int, ...] = (2048, 3072), repeats: int = 5) -> floa
     for n in sizes:
         a, b = torch.randn(n, n), torch.randn(n, n)
         a @ b  # warm-up: thread pool and kernel selection
-        rates.append(2 * n**3 / min(_timed(lambda: a @ b) for _ in range(repeats)))
+        rates.append(2 * n**3 / min(_timed(lambda a=a, b=b: a @ b) for _ in range(repeats)))
     return max(rates)
 
 

@@ -15,8 +15,9 @@ from .images import load_image, save_image, to_pil
 from .losses import ContentLoss, StyleLoss, event_gate, total_variation
 from .pipeline import pick_device, prepare, stylize
 from .solve import SolveResult, solve
-from .targets import capture_content_targets, capture_style_targets, gram
-from . import style_losses
+from .style_losses import gram
+from .targets import capture_content_targets, capture_style_targets
+from . import style_losses as style_losses
 from .vgg import Normalizer, build_vgg19, layer_names
 
 __version__ = "0.1.0"

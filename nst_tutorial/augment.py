@@ -53,7 +53,8 @@ class AugmentedModel(nn.Module):
         """The image being learned as RGB in [0, 1], detached: (1, 3, H, W)."""
         return self.normalizer.from_model(self.image.detach()).clamp(0, 1)
 
-    def loss_modules(self) -> "OrderedDict[str, nn.Module]":
+    def loss_modules(self) -> "OrderedDict[str, StyleLoss | ContentLoss]":
+        """The loss modules by their name in `net`: "style_conv1_1", ..., "content_conv4_2"."""
         return OrderedDict((n, m) for n, m in self.net.named_children() if isinstance(m, (StyleLoss, ContentLoss)))
 
 
@@ -72,7 +73,7 @@ def augment(
     style_targets: dict[str, Tensor],
     content_targets: dict[str, Tensor],
     init: Tensor,
-    config: Config = Config(),
+    config: Config | None = None,
 ) -> AugmentedModel:
     """Insert a StyleLoss/ContentLoss after each target layer and truncate after the deepest one.
 
@@ -80,6 +81,7 @@ def augment(
     `capture_content_targets` (seed steps 1 and 2); `init` is the starting RGB image
     (1, 3, H, W) in [0, 1]. The VGG weights stay frozen: only the image learns.
     """
+    config = config or Config()
     style_w = dict(zip(config.style_layers, config.style_layer_weights))
     content_w = dict(zip(config.content_layers, config.content_layer_weights))
     after: dict[str, list[tuple[str, nn.Module]]] = {}

@@ -24,13 +24,13 @@ class Config:
     style_layer_weights: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)
     style_loss: str = "gram"  # Li et al. 2017: "gram", "linear", "bn" or "gaussian" (MMD kernels)
     style_weight: float = 50.0  # scales the style term; 50 x 0.2 = 10 per layer, as pastiche
-    gram_scale: float | None = None  # None: G = F F^T / (C H W); a number a: MyCaffe's GRAM, G = a F F^T, gradient not scaled by a
+    gram_scale: float | None = None  # None: G = F F^T / (C H W); a: MyCaffe's G = a F F^T, gradient without a
     style_channel_scale: bool = False  # MyCaffe's get_style_scale: each style layer's weight times 1 / (4 C^4)
     # Step 2: the content layer and its weight.
     content_layers: tuple[str, ...] = ("conv4_2",)
     content_layer_weights: tuple[float, ...] = (1.0,)
     content_weight: float = 0.2  # weight of the content term; 0.2 keeps the photo's structure at 256 px
-    content_scale: float | None = None  # MyCaffe's SCALAR: features and target times this before EVENT; gradient passes unscaled
+    content_scale: float | None = None  # MyCaffe's SCALAR: features, target times this; gradient unscaled
     euclidean: str = "mean"  # "mean": mean of squares; "caffe": Caffe's EUCLIDEAN_LOSS, sum of squares / (2 * batch)
     tv_weight: float = 0.0  # total variation; smooths high-frequency noise when > 0
     # Step 3: how the network is augmented.
@@ -38,14 +38,14 @@ class Config:
     relu_in_place: bool = True  # Caffe's in-place ReLU: blob `conv4_2` holds post-ReLU values
     pooling: str = "max"  # "max" as in VGG19, or "avg" as Gatys et al. suggest
     ceil_mode: bool = False  # round pooled sizes up, as Caffe does (75 px -> 38); False rounds down as PyTorch
-    weights: str = "caffe"  # "caffe": VGG19 of Simonyan & Zisserman via Keras, 8-bit quantised, from pastiche; "torchvision": downloads
+    weights: str = "caffe"  # "caffe": Simonyan & Zisserman's, 8-bit, from pastiche; "torchvision": downloads
     fast_conv: bool = True  # NNPACK convolutions on the CPU: 1.7-1.9x faster at 512 px, same to ~1e-5
     # Step 4: the solve.
     size: int = 256  # long side of the content image in pixels (CPU-friendly)
     style_size: int | None = None  # long side of the style image; None: same as `size`
-    style_resize: str = "long_side"  # "long_side": keep the style's aspect; "content": stretch to the content's size (MyCaffe)
+    style_resize: str = "long_side"  # "long_side": keep its aspect; "content": stretch to the content's (MyCaffe)
     iterations: int = 200  # the seed's "around 200" forward/backward iterations (at full size)
-    scales: tuple[float, ...] = (0.25, 0.5, 1.0)  # coarse-to-fine stages (fractions of `size`); (1.0,): the seed's single scale
+    scales: tuple[float, ...] = (0.25, 0.5, 1.0)  # coarse-to-fine stages, fractions of `size`; (1.0,): plain
     coarse_iterations: int = 60  # iterations at each stage before the full-size one
     optimizer: str = "lbfgs"  # "lbfgs" (Gatys et al.) or "adam"
     lbfgs_history: int = 100  # curvature pairs L-BFGS remembers

@@ -107,7 +107,8 @@ class EvaluatorController:
 
     def __init__(self, view: EvaluatorView, config: Config) -> None:
         self.view, self.config = view, config
-        self.messages, self.last_traceback = view.messages, None  # what `shows_errors` reports into
+        self.messages = view.messages  # what `shows_errors` reports into
+        self.last_traceback: str | None = None
         self.uploads: dict[str, bytes] = {}
         self.result: SolveResult | None = None
         self.thread: threading.Thread | None = None

@@ -13,6 +13,7 @@ is again a 3x3 convolution, with the kernels flipped and transposed.
 from __future__ import annotations
 
 from functools import cache
+from typing import Any
 
 import torch
 from torch import Tensor, nn
@@ -29,12 +30,12 @@ class _NnpackConv3x3(torch.autograd.Function):
     """3x3 convolution, padding 1, frozen weights: gradient for the input only."""
 
     @staticmethod
-    def forward(ctx, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
+    def forward(ctx: Any, x: Tensor, weight: Tensor, bias: Tensor) -> Tensor:
         ctx.save_for_backward(weight)
         return torch._nnpack_spatial_convolution(x.contiguous(), weight, bias, [1, 1])
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None, None]:
         (weight,) = ctx.saved_tensors
         # d/dx of conv(x, W) is conv(grad, W^T flipped): out/in channels swapped, kernel rotated 180 degrees
         w_t = weight.transpose(0, 1).flip(2, 3).contiguous()
@@ -55,6 +56,7 @@ class Conv3x3(nn.Conv2d):
 
     def __init__(self, weight: Tensor, bias: Tensor, fast: bool = True) -> None:
         super().__init__(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
+        assert self.bias is not None  # nn.Conv2d made one: bias=True is its default
         with torch.no_grad():
             self.weight.copy_(weight)
             self.bias.copy_(bias)
@@ -71,7 +73,7 @@ class Conv3x3(nn.Conv2d):
 
     def uses_nnpack(self, x: Tensor) -> bool:
         """Whether NNPACK can and should take input `x` (`fast` aside)."""
-        frozen = not (self.weight.requires_grad or self.bias.requires_grad)
+        frozen = not (self.weight.requires_grad or (self.bias is not None and self.bias.requires_grad))
         large = x.shape[-2] * x.shape[-1] >= self.min_positions
         return frozen and large and x.device.type == "cpu" and x.dtype == torch.float32 and nnpack_ready()
 

@@ -39,11 +39,13 @@ class LBFGS:
         """Evaluate `closure` (loss, gradient into `x.grad`) once, then move `x`; returns that loss."""
         with torch.enable_grad():
             loss = closure()
+        if self.x.grad is None:
+            raise RuntimeError("the closure must call backward() on a loss that depends on x")
         grad = self.x.grad.reshape(-1)
         if grad.abs().max() <= TOLERANCE_GRAD:
             return loss
-        if self.last_step is None:  # first iteration: a gradient step of length at most 1 in L1
-            direction, t = grad.neg(), min(1.0, 1.0 / grad.abs().sum()) * self.lr
+        if self.last_step is None or self.last_grad is None:  # first: a gradient step of L1 length <= 1
+            direction, t = grad.neg(), min(1.0, 1.0 / grad.abs().sum()) * self.lr  # type: ignore[operator]
         else:
             self.remember(self.last_step, grad - self.last_grad)
             direction, t = self.direction(grad), self.lr
@@ -68,8 +70,8 @@ class LBFGS:
         alphas = []
         for s, y, rho in reversed(self.pairs):
             alphas.append(s.dot(q) * rho)
-            q.add_(y, alpha=-alphas[-1])
+            q.add_(y, alpha=-alphas[-1])  # type: ignore[arg-type]  # a 0-dim tensor, as in torch's LBFGS
         r = torch.mul(q, self.h_diag)
         for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
-            r.add_(s, alpha=alpha - y.dot(r) * rho)
+            r.add_(s, alpha=alpha - y.dot(r) * rho)  # type: ignore[arg-type]
         return r

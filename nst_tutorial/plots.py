@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import cast
+from typing import Any, cast
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -13,12 +13,14 @@ from matplotlib.figure import Figure
 from matplotlib.image import AxesImage
 from torch import Tensor
 
+from . import gate
+from .augment import AugmentedModel
 from .config import Config
 from .solve import SolveResult, Stage
 from .vgg import layer_names, tap
 
 
-def new_figure(width: float, height: float, **kwargs) -> Figure:
+def new_figure(width: float, height: float, **kwargs: Any) -> Figure:
     """A figure that Jupyter shows once: as the value a helper returns.
 
     Made with pyplot's interactive mode off and then closed, so the inline backend does not
@@ -102,7 +104,7 @@ def update_gram_heatmaps(images: Sequence[AxesImage], target: Tensor, current: T
         image.set_clim(*limits)
 
 
-def mark_stage(ax: Axes, iteration: int, label: str) -> Artist:
+def mark_stage(ax: Axes, iteration: int, label: str) -> _Group:
     """A dashed vertical line where a stage of a coarse-to-fine solve begins, labelled with its size."""
     line = ax.axvline(iteration - 0.5, color="0.5", ls="--", lw=0.8)
     text = ax.annotate(label, (iteration - 0.5, 1.0), xycoords=("data", "axes fraction"), xytext=(2, -10),
@@ -153,17 +155,57 @@ def show_stages(result: SolveResult, axes: Sequence[Axes] | None = None) -> Figu
                         for i, s in enumerate(result.stages) if s.image is not None}, axes=axes)
 
 
+def show_difference(a: Tensor, b: Tensor, gain: float = 8.0, ax: Axes | None = None) -> Figure:
+    """|a - b| of two RGB images (1, 3, H, W), averaged over channels and magnified `gain` times."""
+    if ax is None:
+        _, (ax,) = new_axes(1, 3.5, 3.5)
+    diff = (a - b).abs().mean(dim=1)[0].detach().cpu()
+    ax.imshow((diff * gain).clamp(0, 1).numpy(), cmap="magma", vmin=0, vmax=1)
+    ax.set_title(f"|difference| x {gain:g}\nmean {diff.mean().item() * 255:.1f} of 255")
+    ax.axis("off")
+    return figure_of(ax)
+
+
+def show_event_gate(model: AugmentedModel, gated: Tensor, ungated: Tensor, gain: float = 8.0,
+                    axes: Sequence[Axes] | None = None) -> Figure:
+    """What the EVENT gate did in one setting, in three panels: the share of gradient entries it
+    zeroes at each loss layer, where it closes at the content layer, and the two results'
+    difference, magnified. `gated` and `ungated` are the images solved with the gate on and off."""
+    if axes is None:
+        _, axes = new_axes(3, 3.8, 3.4)
+    shares = gate.zero_shares(model)
+    ax = axes[0]
+    ax.barh(list(shares), [100 * v for v in shares.values()], color="#f08c7a")
+    ax.invert_yaxis()
+    ax.set(xlabel="% of gradient entries zeroed", xlim=(0, 100), title="what EVENT zeroes")
+    for y, value in enumerate(shares.values()):
+        ax.annotate(f"{100 * value:.1f}%", (100 * value, y), xytext=(3, 0), textcoords="offset points",
+                    va="center", fontsize="x-small")
+    content = next((name for name in shares if name.startswith("content/")), None)
+    if content is not None:
+        shown = axes[1].imshow(gate.closed_map(model, content).cpu().numpy(), cmap="gray_r", vmin=0, vmax=1)
+        figure_of(axes[1]).colorbar(shown, ax=axes[1], shrink=0.8, label="share of channels zeroed")
+        axes[1].set_title(f"where it closes: {content}")
+    axes[1].axis("off")
+    show_difference(gated, ungated, gain, ax=axes[2])
+    axes[2].set_title("gate on vs off, " + axes[2].get_title())
+    return figure_of(axes[0])
+
+
 _COLOURS = {"vgg": "#dde6f0", "PARAMETER": "#f6c85f", "GRAM": "#9fd5a6", "EVENT": "#f08c7a",
             "EUCLIDEAN_LOSS": "#c9a7e0", "INPUT": "#bfbfbf", "SCALAR": "#8ecae6"}
 
 
-def draw_augmented_model(config: Config = Config(), ax: Axes | None = None) -> Figure:
+def draw_augmented_model(config: Config | None = None, ax: Axes | None = None) -> Figure:
     """Diagram of the augmented VGG19, like the seed's figure (plain matplotlib, no Graphviz).
 
     The main column runs from the PARAMETER layer `input1` down through VGG19 (ReLUs in place,
     as in Caffe). Each style layer branches right into GRAM -> EVENT -> EUCLIDEAN_LOSS with its
-    INPUT target; the content layer into EVENT -> SCALAR -> EUCLIDEAN_LOSS.
+    INPUT target; the content layer into EVENT -> EUCLIDEAN_LOSS, with MyCaffe's SCALAR before
+    the EVENT when `config.content_scale` is set (as in `Config.mycaffe()`). Loss boxes show
+    their weight; the EVENT boxes are drawn only with `config.event_gate`.
     """
+    config = config or Config()
     taps = [tap(n, config.relu_in_place) for n in (*config.style_layers, *config.content_layers)]
     deepest = max(layer_names().index(t) for t in taps)
     column = ["input1"] + [n for n in layer_names()[: deepest + 1] if not n.startswith("relu")]
@@ -176,12 +218,10 @@ def draw_augmented_model(config: Config = Config(), ax: Axes | None = None) -> F
         kind = "PARAMETER" if name == "input1" else "vgg"
         label = "PARAMETER input1\n(the image)" if name == "input1" else name
         _box(ax, 0, y[name], label, kind, width=1.7)
-    branches = [(n, "style") for n in config.style_layers] + [(n, "content") for n in config.content_layers]
-    for name, kind in branches:
+    for name, kind in [(n, "style") for n in config.style_layers] + [(n, "content") for n in config.content_layers]:
         row = y[name.replace("relu", "conv")] if not name.startswith("pool") else y[name]
-        chain = ([f"GRAM\ngram{name[4:]}", "EVENT", "EUCLIDEAN_LOSS"] if kind == "style"
-                 else ["EVENT", f"SCALAR\nx{config.content_weight:g}", "EUCLIDEAN_LOSS"])
-        xs = [2.4 + 1.9 * i for i in range(len(chain))] if kind == "style" else [2.4 + 1.9 * (i + 1) for i in range(3)]
+        chain = _branch(config, name, kind)
+        xs = [2.4 + 1.9 * (i + 3 - len(chain)) for i in range(len(chain))]  # right-aligned
         _arrow(ax, (0.85, row), (xs[0] - 0.8, row))
         for i, label in enumerate(chain):
             _box(ax, xs[i], row, label, label.split("\n")[0])
@@ -194,6 +234,19 @@ def draw_augmented_model(config: Config = Config(), ax: Axes | None = None) -> F
     ax.axis("off")
     ax.set_title("VGG19 augmented for style transfer (weights frozen; only input1 learns)")
     return figure_of(ax)
+
+
+def _branch(config: Config, name: str, kind: str) -> list[str]:
+    """Box labels of one loss branch, in the order the data flows."""
+    gate = ["EVENT"] if config.event_gate else []
+    if kind == "style":
+        alpha = "" if config.gram_scale is None else f" a={config.gram_scale:g}"
+        weight = dict(zip(config.style_layers, config.style_layer_weights))[name] * config.style_weight
+        scale = " / 4C^4" if config.style_channel_scale else ""
+        return [f"GRAM\ngram{name[4:]}{alpha}", *gate, f"EUCLIDEAN_LOSS\nx{weight:g}{scale}"]
+    weight = dict(zip(config.content_layers, config.content_layer_weights))[name] * config.content_weight
+    scalar = [] if config.content_scale is None else [f"SCALAR\nx{config.content_scale:g}"]
+    return [*scalar, *gate, f"EUCLIDEAN_LOSS\nx{weight:g}"]
 
 
 def _box(ax: Axes, x: float, y: float, text: str, kind: str, width: float = 1.6) -> None:

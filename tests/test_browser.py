@@ -24,6 +24,7 @@ from pathlib import Path
 
 import nbformat
 import pytest
+from PIL import Image
 
 ROOT = Path(__file__).resolve().parents[1]
 CHROMIUM = "/usr/bin/chromium"
@@ -70,7 +71,8 @@ def lab(tmp_path_factory):
     log = open(root / "jupyterlab.log", "w")
     server = subprocess.Popen(
         [sys.executable, "-m", "jupyterlab", "--no-browser", "--ServerApp.ip=127.0.0.1", f"--ServerApp.port={port}",
-         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0", "--allow-root",
+         f"--IdentityProvider.token={token}", f"--ServerApp.root_dir={root}", "--ServerApp.port_retries=0",
+         "--allow-root",
          f"--LabApp.workspaces_dir={root / '.workspaces'}"],  # no tabs restored from other sessions
         cwd=root, stdout=log, stderr=subprocess.STDOUT,
     )
@@ -142,7 +144,8 @@ def wait_idle(page: Page, timeout_ms: int) -> None:
 
 def assert_no_errors(page: Page) -> None:
     assert page.get_by_text("Error displaying widget").count() == 0
-    errors = page.locator(f'{OUTPUT}[data-mime-type="application/vnd.jupyter.error"], .jp-OutputArea-output .jp-RenderedText[data-mime-type="application/vnd.jupyter.error"]')
+    error = '[data-mime-type="application/vnd.jupyter.error"]'
+    errors = page.locator(f"{OUTPUT}{error}, {OUTPUT} .jp-RenderedText{error}")
     assert errors.count() == 0, errors.first.inner_text()
 
 
@@ -161,15 +164,26 @@ def test_step_by_step_notebook_renders_and_gram_picker_changes_the_picture(page,
     expect(explorer.locator(".widget-html-content").last).to_contain_text("conv3_1: channels 0-63 of 256",
                                                                           timeout=20_000)
     expect(picture).not_to_have_attribute("src", before, timeout=20_000)
-    expect(page.locator(f"{OUTPUT} .widget-html-content", has_text=LIVE_READOUT).first).to_contain_text("iteration 4")  # 3, then 1 more when it continues
+    # The plain solve's live view: 3 iterations, then 1 more when it continues.
+    expect(page.locator(f"{OUTPUT} .widget-html-content", has_text=LIVE_READOUT).first).to_contain_text("iteration 4")
 
 
-def test_evaluator_run_stop_save_in_the_browser(page, lab):
+def test_evaluator_upload_run_stop_save_in_the_browser(page, lab, tmp_path):
     _, _, root = lab
     open_notebook(page, lab, "04_evaluator.ipynb")
     run_all(page)
     wait_idle(page, 60_000)
     assert_no_errors(page)
+    # Upload a landscape photo as the content through the real file chooser.
+    photo = tmp_path / "landscape.png"
+    Image.new("RGB", (60, 40), "teal").save(photo)
+    with page.expect_file_chooser() as chooser:
+        page.locator(f"{OUTPUT} .widget-upload", has_text="content").click()
+    chooser.value.set_files(str(photo))
+    content = page.locator(f"{OUTPUT} .widget-dropdown", has=page.locator("label", has_text=re.compile("^content$")))
+    style = page.locator(f"{OUTPUT} .widget-dropdown", has=page.locator("label", has_text=re.compile("^style$")))
+    expect(content.locator("select")).to_have_value("upload: landscape.png", timeout=20_000)
+    expect(style.locator("select")).to_have_value("starry_night.jpg")  # the other choice is left alone
     run = page.locator(f"{OUTPUT} .widget-button", has_text="Run")
     stop = page.locator(f"{OUTPUT} .widget-button", has_text="Stop")
     expect(run).to_be_visible()
@@ -188,5 +202,7 @@ def test_evaluator_run_stop_save_in_the_browser(page, lab):
     expect(run).to_be_enabled()
     page.locator(f"{OUTPUT} .widget-button", has_text="Save").click()
     expect(page.locator(f"{OUTPUT} .widget-html-content", has_text="saved").first).to_be_visible(timeout=10_000)
-    assert (root / "evaluator_result.png").stat().st_size > 0
+    saved = Image.open(root / "evaluator_result.png")
+    assert saved.size == (192, 128)  # the uploaded 3:2 landscape at the Evaluator's 192 px, at full size
     assert_no_errors(page)
+    expect(style.locator("select")).to_have_value("starry_night.jpg")

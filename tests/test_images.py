@@ -31,7 +31,7 @@ def save(img: Image.Image, path, **kw) -> str:
 def test_modes_load_as_rgb_in_unit_range(tmp_path, mode):
     src = gradient_rgb().convert("L" if mode == "I;16" else mode)
     if mode == "I;16":  # a real 16-bit PNG: values up to 65535
-        src = Image.fromarray((np.asarray(src, np.uint16) * 257))
+        src = Image.fromarray(np.asarray(src, np.uint16) * 257)
         assert src.mode.startswith("I;16")
     x = nt.load_image(save(src, tmp_path / "a.png"))
     assert x.shape == (1, 3, H, W) and x.dtype == torch.float32

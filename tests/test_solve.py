@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import dataclasses
 import threading
 
 import pytest
@@ -109,7 +108,7 @@ def test_event_gate_zeroes_the_gradient_exactly_where_the_target_is_zero(tiny_ne
         model = nt.augment(tiny_net, norm, {}, targets, init=noise, config=cfg)
         seen = []
 
-        def keep_gradient(module, inputs, out):
+        def keep_gradient(module, inputs, out, seen=seen):
             out.register_hook(seen.append)
 
         handle = model.net.relu3_1.register_forward_hook(keep_gradient)
