@@ -182,4 +182,12 @@ def test_plot_helpers_return_what_they_drew():
     fig = plots.draw_augmented_model(nt.Config())
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert sum(t.startswith("GRAM") for t in texts) == 5 and sum(t == "EVENT" for t in texts) == 6
-    assert any(t.startswith("PARAMETER input1") for t in texts) and any(t.startswith("SCALAR") for t in texts)
+    assert any(t.startswith("PARAMETER input1") for t in texts) and not any(t.startswith("SCALAR") for t in texts)
+    assert "EUCLIDEAN_LOSS\nx0.2" in texts  # the content loss's weight
+    # MyCaffe's content branch: SCALAR, then EVENT, left to right on the conv4_2 row
+    boxes = [(t.get_text(), *t.get_position()) for t in plots.draw_augmented_model(nt.Config.mycaffe()).axes[0].texts]
+    (x_scalar, row), = [(x, y) for text, x, y in boxes if text == "SCALAR\nx0.0001"]
+    (x_event,) = [x for text, x, y in boxes if text == "EVENT" and y == row]
+    assert x_scalar < x_event
+    assert not any(t.get_text() == "EVENT" for t in plots.draw_augmented_model(
+        nt.Config(event_gate=False)).axes[0].texts)
