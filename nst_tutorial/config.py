@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import inspect
 import math
-from dataclasses import dataclass
+import re
+from dataclasses import dataclass, fields
 
 from .errors import ConfigError
 from .style_losses import STYLE_LOSSES
@@ -20,15 +22,15 @@ class Config:
     """Settings of one run; change one with `dataclasses.replace(cfg, size=384)`."""
 
     # Step 1: the seed's GRAM layers and MyCaffe's weight of 0.2 on each.
-    style_layers: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")
-    style_layer_weights: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)
+    style_layers: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  # matched in style
+    style_layer_weights: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)  # one per style layer (MyCaffe's 0.2)
     style_loss: str = "gram"  # Li et al. 2017: "gram", "linear", "bn" or "gaussian" (MMD kernels)
     style_weight: float = 50.0  # scales the style term; 50 x 0.2 = 10 per layer, as pastiche
     gram_scale: float | None = None  # None: G = F F^T / (C H W); a: MyCaffe's G = a F F^T, gradient without a
     style_channel_scale: bool = False  # MyCaffe's get_style_scale: each style layer's weight times 1 / (4 C^4)
     # Step 2: the content layer and its weight.
-    content_layers: tuple[str, ...] = ("conv4_2",)
-    content_layer_weights: tuple[float, ...] = (1.0,)
+    content_layers: tuple[str, ...] = ("conv4_2",)  # matched to the photo's features: what is where
+    content_layer_weights: tuple[float, ...] = (1.0,)  # one per content layer
     content_weight: float = 0.2  # weight of the content term; 0.2 keeps the photo's structure at 256 px
     content_scale: float | None = None  # MyCaffe's SCALAR: features, target times this; gradient unscaled
     euclidean: str = "mean"  # "mean": mean of squares; "caffe": Caffe's EUCLIDEAN_LOSS, sum of squares / (2 * batch)
@@ -79,10 +81,20 @@ class Config:
                     raise ConfigError(f"{name} must be None or a number > 0, got 0")
         if not isinstance(self.iterations, int) or self.iterations < 1:
             raise ConfigError(f"iterations must be a whole number >= 1, got {self.iterations!r}")
-        if self.size < 16 or (self.style_size is not None and self.style_size < 16):
-            raise ConfigError(f"size must be at least 16 pixels, got {self.size!r}")
-        if not self.scales or self.scales[-1] != 1.0 or any(not 0 < s <= 1 for s in self.scales):
-            raise ConfigError(f"scales must be fractions in (0, 1] ending with 1.0, got {self.scales!r}")
+        for name in ("size", "style_size"):
+            value = getattr(self, name)
+            if value is not None and (not isinstance(value, int) or isinstance(value, bool) or value < 16):
+                raise ConfigError(f"{name} must be a whole number of at least 16 pixels, got {value!r}")
+        if (not self.scales or self.scales[-1] != 1.0 or any(not 0 < s <= 1 for s in self.scales)
+                or any(b <= a for a, b in zip(self.scales, self.scales[1:]))):
+            raise ConfigError(f"scales must be increasing fractions in (0, 1] ending with 1, got {self.scales!r}")
+        if not isinstance(self.coarse_iterations, int) or self.coarse_iterations < 0:
+            raise ConfigError(f"coarse_iterations must be a whole number >= 0, got {self.coarse_iterations!r}")
+        style = self.style_weight * sum(self.style_layer_weights)
+        content = self.content_weight * sum(self.content_layer_weights)
+        if style == 0 and content == 0 and self.tv_weight == 0:
+            raise ConfigError("every weight is 0, so there is nothing to solve: give the style or the content "
+                              "a weight above 0")
         if self.lbfgs_history < 1 or not self.adam_lr > 0:
             raise ConfigError("lbfgs_history must be >= 1 and adam_lr > 0")
 
@@ -106,6 +118,18 @@ class Config:
         return cls(**{**preset, **changes})  # type: ignore[arg-type]
 
 
+def _document_fields(cls: type[Config]) -> None:
+    """Append each field's default and source comment to the docstring, so `help(Config)` explains
+    every field while the source keeps one short comment beside each."""
+    try:
+        source = inspect.getsource(cls)
+    except (OSError, TypeError):  # no source (a frozen app): keep the short docstring
+        return
+    comments = dict(re.findall(r"^    (\w+): [^\n]*?  # ([^\n]*)$", source, flags=re.MULTILINE))
+    rows = [f"    {f.name} = {f.default!r}\n        {comments.get(f.name, '')}" for f in fields(cls)]
+    cls.__doc__ = f"{cls.__doc__}\n\nFields, with their defaults:\n\n" + "\n".join(rows)
+
+
 def _weight(value: float, name: str) -> None:
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
         raise ConfigError(f"{name} must be a finite number >= 0, got {value!r}")
@@ -123,3 +147,6 @@ def _pairs(layers: tuple[str, ...], weights: tuple[float, ...], kind: str) -> No
 def _choice(value: str, allowed: tuple[str, ...], name: str) -> None:
     if value not in allowed:
         raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+
+
+_document_fields(Config)

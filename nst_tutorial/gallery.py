@@ -26,8 +26,12 @@ def run_gallery(content: ImageSource, style: ImageSource, variants: Mapping[str,
     return results
 
 
-def plot_gallery(results: Mapping[str, SolveResult], ncols: int = 5) -> Figure:
-    """Result images in rows of `ncols`, titled by label, and below them each run's total loss."""
+def plot_gallery(results: Mapping[str, SolveResult], ncols: int = 5, relative: bool = False) -> Figure:
+    """Result images in rows of `ncols`, titled by label, and below them each run's total loss.
+
+    `relative` divides each curve by its first value: for losses whose scales differ (the style
+    losses of Li et al.), where only the shape of the curves can be compared.
+    """
     n = len(results)
     rows = -(-n // ncols)
     fig = plots.new_figure(3.0 * ncols, 3.2 * rows + 3.0, layout="constrained")
@@ -37,8 +41,9 @@ def plot_gallery(results: Mapping[str, SolveResult], ncols: int = 5) -> Figure:
         plots.show_images({label: result.image}, axes=[ax])
     ax = fig.add_subplot(grid[rows, :])
     for label, result in results.items():
-        ax.plot(result.iterations, result.total, label=label)
-    ax.set(yscale="log", xlabel="iteration", ylabel="total loss")
+        ax.plot(result.iterations, [v / result.total[0] for v in result.total] if relative else result.total,
+                label=label)
+    ax.set(yscale="log", xlabel="iteration", ylabel="total loss / its first value" if relative else "total loss")
     ax.legend(fontsize="small", ncol=min(n, 5))
     ax.grid(True, which="both", alpha=0.3)
     return fig

@@ -24,7 +24,9 @@ def load_image(source: ImageSource, size: int | None = None, max_pixels: int = M
     """Read a path, bytes, PIL image, (H, W[, C]) array or tensor as RGB (1, 3, H, W) in [0, 1].
 
     Honours EXIF orientation, accepts L, LA, P, RGBA, CMYK and 16-bit images, and resizes so
-    the long side is `size` pixels. Raises `ImageLoadError` with a one-line reason.
+    the long side is `size` pixels. uint8 arrays and tensors are read as 0-255; float ones
+    must be in [0, 1] (0-255 floats are refused, not clipped to white). Raises
+    `ImageLoadError` with a one-line reason.
     """
     if isinstance(source, Tensor):
         return _from_tensor(source, size)
@@ -90,14 +92,28 @@ def _from_array(a: np.ndarray) -> Image.Image:
         return Image.fromarray(a)
     if a.dtype == np.uint16:
         return Image.fromarray((a / 257).round().astype(np.uint8))
+    check_unit_range(float(a.min()), float(a.max()), f"{a.dtype} array")
     return Image.fromarray((np.clip(a, 0, 1) * 255).round().astype(np.uint8))
 
 
+def check_unit_range(low: float, high: float, what: str) -> None:
+    """Refuse float pixels outside [0, 1] by more than an 8-bit step: most likely 0-255 values,
+    which clipping would silently turn white."""
+    if low < -1 / 255 or high > 1 + 1 / 255:
+        hint = "; divide by 255 first" if high > 1.5 else ""
+        raise ImageLoadError(f"{what} holds values from {low:.4g} to {high:.4g}; float images must be RGB in "
+                             f"[0, 1]{hint} (8-bit integer arrays are read as 0-255)")
+
+
 def _from_tensor(t: Tensor, size: int | None) -> Tensor:
+    if t.dtype == torch.uint8:
+        t = t.float() / 255
     t = t.detach().float().cpu()
     t = t.unsqueeze(0) if t.ndim == 3 else t
     if t.ndim != 4 or t.shape[:2] != (1, 3):
         raise ImageLoadError(f"tensor of shape {tuple(t.shape)} is not an RGB image (1, 3, H, W) or (3, H, W)")
+    if t.numel():
+        check_unit_range(t.min().item(), t.max().item(), "tensor")
     return _resize(t.clamp(0, 1), size)
 
 
@@ -112,12 +128,13 @@ def _resize(image: Tensor, size: int | None) -> Tensor:
                                            align_corners=False).clamp(0, 1)
 
 
-def check_size(image: Tensor, min_side: int, what: str = "image") -> Tensor:
-    """Raise `ImageTooSmallError` if a side of (1, 3, H, W) is below `min_side` pixels."""
+def check_size(image: Tensor, min_side: int, what: str = "image", fix: str = "a larger size") -> Tensor:
+    """Raise `ImageTooSmallError` if a side of (1, 3, H, W) is below `min_side` pixels; `fix` says
+    which setting to change."""
     h, w = image.shape[-2:]
     if min(h, w) < min_side:
-        raise ImageTooSmallError(f"{what} is {w}x{h} pixels; the deepest layer needs at least "
-                                 f"{min_side} pixels on each side (use a larger size)")
+        raise ImageTooSmallError(f"{what} is {w}x{h} pixels; the deepest layer a loss reads needs at least "
+                                 f"{min_side} pixels on each side: use {fix}")
     return image
 
 

@@ -24,20 +24,42 @@ from .targets import capture_content_targets, capture_style_targets
 from .vgg import Normalizer, build_vgg19, layer_names, tap
 
 Styles = ImageSource | Sequence[ImageSource]
+CONTENT_FIX = "a larger size (--size), or shallower layers"
+STYLE_FIX = "a larger style_size (--style-size), or shallower layers"
 
 
 def pick_device(name: str = "auto") -> torch.device:
-    """`"auto"` picks CUDA, then Apple's MPS, then the CPU; any other name is used as given."""
-    if name != "auto":
-        try:
-            return torch.device(name)
-        except RuntimeError as exc:
-            raise ConfigError(f"unknown device {name!r}: use auto, cpu, cuda or mps") from exc
-    if torch.cuda.is_available():
-        return torch.device("cuda")
-    if getattr(torch.backends, "mps", None) and torch.backends.mps.is_available():
-        return torch.device("mps")
-    return torch.device("cpu")
+    """`"auto"` picks CUDA, then Apple's MPS, then the CPU; any other name must exist here.
+
+    Raises `ConfigError` naming what is available, e.g. for "cuda" on a machine without CUDA.
+    """
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "mps" if _mps() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {name!r}: use {' or '.join(available_devices())}") from None
+    if device.type == "cuda":
+        count = torch.cuda.device_count() if torch.cuda.is_available() else 0
+        if count == 0:
+            raise ConfigError(f"CUDA is not available here; use --device {' or '.join(available_devices())}")
+        if (device.index or 0) >= count:
+            raise ConfigError(f"there is no {name} here: this machine has {count} CUDA device(s), "
+                              f"cuda:0 to cuda:{count - 1}")
+    elif device.type == "mps" and not _mps():
+        raise ConfigError(f"Apple's MPS is not available here; use --device {' or '.join(available_devices())}")
+    elif device.type not in ("cpu", "cuda", "mps"):
+        raise ConfigError(f"device {name!r} is not supported: use {' or '.join(available_devices())}")
+    return device
+
+
+def available_devices() -> list[str]:
+    """What `pick_device` accepts on this machine: ["auto", "cpu"] plus "cuda" / "mps" when present."""
+    return ["auto", "cpu"] + (["cuda"] if torch.cuda.is_available() else []) + (["mps"] if _mps() else [])
+
+
+def _mps() -> bool:
+    return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
 
 
 def deepest_layer(config: Config) -> str:
@@ -47,9 +69,10 @@ def deepest_layer(config: Config) -> str:
 
 
 def min_side(config: Config) -> int:
-    """Smallest image side that still leaves one pixel at the deepest layer (16 for conv5_1)."""
+    """Smallest image side that still leaves one pixel after the deepest layer a loss reads
+    (16 for conv5_1, 32 for pool5)."""
     names = layer_names()
-    pools = sum(1 for n in names[: names.index(deepest_layer(config))] if n.startswith("pool"))
+    pools = sum(1 for n in names[: names.index(deepest_layer(config)) + 1] if n.startswith("pool"))
     return 2**pools
 
 
@@ -85,11 +108,12 @@ def prepare(content: ImageSource, styles: Styles, config: Config | None = None,
     config = config or Config()
     device = device or pick_device(config.device)
     need = min_side(config)
-    content_img = check_size(load_image(content, config.size), need, "content image").to(device)
+    content_img = check_size(load_image(content, config.size), need, "content image", CONTENT_FIX).to(device)
     if config.style_resize == "content":  # MyCaffe: the style stretched to the content's exact size
         style_imgs = [resize_to(load_image(s), content_img) for s in as_list(styles)]
     else:
-        style_imgs = [check_size(load_image(s, config.style_size or config.size), need, "style image").to(device)
+        style_imgs = [check_size(load_image(s, config.style_size or config.size), need, "style image", STYLE_FIX)
+                      .to(device)
                       for s in as_list(styles)]
     start = initial_image(content_img, config) if init is None else resize_to(init, content_img)
     net = net if net is not None else network(config, device)
@@ -136,12 +160,12 @@ def load_inputs(content: ImageSource, styles: Styles, config: Config) -> tuple[T
     Returns the content (1, 3, H, W) and the styles; raises `ImageLoadError` (or its
     `ImageTooSmallError`) with a one-line reason.
     """
-    full = check_size(load_image(content, config.size), min_side(config), "content image")
+    full = check_size(load_image(content, config.size), min_side(config), "content image", CONTENT_FIX)
     stretch = config.style_resize == "content"  # then each stage resizes from the decoded original
     style_imgs = [load_image(s, None if stretch else config.style_size or config.size) for s in as_list(styles)]
     if not stretch:
         for s in style_imgs:
-            check_size(s, min_side(config), "style image")
+            check_size(s, min_side(config), "style image", STYLE_FIX)
     return full, style_imgs
 
 

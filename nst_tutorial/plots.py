@@ -72,16 +72,18 @@ def show_feature_maps(features: Tensor, channels: Sequence[int] = (0, 1, 2, 3),
 
 
 def gram_heatmaps(target: Tensor, current: Tensor, channels: tuple[int, int] = (0, 64),
-                  axes: Sequence[Axes] | None = None) -> list[AxesImage]:
-    """Three heatmaps of Gram matrices (1, C, C) cut to `channels`: style target, current, difference.
+                  axes: Sequence[Axes] | None = None,
+                  titles: tuple[str, str, str] = ("style target", "current image", "difference")) -> list[AxesImage]:
+    """Three heatmaps of Gram matrices (1, C, C) cut to `channels`: `target`, `current`, and
+    `current - target`, titled `titles`.
 
     Returns the three `AxesImage`s so a widget can `set_data` them later.
     """
     if axes is None:
         _, axes = new_axes(3, 3.6, 3.2)
     images = []
-    for ax, title in zip(axes, ("style target", "current image", "difference")):
-        images.append(ax.imshow(np.zeros((2, 2)), cmap="RdBu_r" if title == "difference" else "viridis",
+    for ax, title in zip(axes, titles):
+        images.append(ax.imshow(np.zeros((2, 2)), cmap="RdBu_r" if title == titles[2] else "viridis",
                                 interpolation="nearest"))
         ax.set_title(title)
         ax.set_xlabel("channel")
