@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import signal
 import sys
 import textwrap
@@ -18,13 +19,16 @@ from .config import OPTIMIZERS, POOLINGS, WEIGHTS, Config
 from .data import CONTENT, STYLE, bundled_images, image_path, image_sources, resolve_image
 from .errors import NonFiniteLossError, NSTError
 from .images import check_output_path, save_image
+from .metrics import Judge, Scores
 from .pipeline import load_inputs, pick_device, stage_sizes, stylize
 from .solve import SolveResult
+from .style_losses import STYLE_LOSSES, STYLE_WEIGHTS
 
 DEFAULTS = {f.name: f.default for f in fields(Config)}
 PRESETS: dict[str, Callable[[], Config]] = {"default": Config, "mycaffe": Config.mycaffe}
 # Options whose value goes into the Config field of the same name when given.
-FIELD_OPTIONS = ("size", "style_size", "iterations", "optimizer", "scales", "coarse_iterations", "style_weight",
+FIELD_OPTIONS = ("size", "style_size", "iterations", "optimizer", "scales", "coarse_iterations", "style_loss",
+                 "style_weight",
                  "content_weight", "tv_weight", "init", "seed", "pooling", "weights", "device")
 
 
@@ -107,7 +111,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="style layers with weights (default: conv1_1..conv5_1 at 0.2 each)")
     p.add_argument("--content-layers", type=lambda t: parse_layers(t, 1.0), metavar="L[:W],...",
                    help="content layers with weights (default: conv4_2:1)")
-    p.add_argument("--style-weight", type=float, help=f"weight of the style term (default: {d('style_weight')})")
+    p.add_argument("--style-loss", choices=STYLE_LOSSES,
+                   help="how style is compared: gram (Gatys et al.); linear, bn, gaussian (Li et al.); "
+                        "sliced_wasserstein (Heitz et al.), histogram (Risser et al.), w2 (Gaussian "
+                        "Wasserstein-2). Each brings a style weight that starts like gram's (default: gram)")
+    p.add_argument("--style-weight", type=float,
+                   help=f"weight of the style term (default: {d('style_weight')}, or --style-loss's own)")
     p.add_argument("--content-weight", type=float,
                    help=f"weight of the content term; larger keeps more of the photo (default: {d('content_weight')})")
     p.add_argument("--tv-weight", type=float,
@@ -128,12 +137,67 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also save the image every N full-size iterations (default: 0, off)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--list-images", action="store_true", help="list the bundled images and their licences, then exit")
+    p.add_argument("--report", action="store_true",
+                   help="at the end, score the written image with numbers the solve did not optimise "
+                        "(see: nst-tutorial score --help)")
     return p
+
+
+def build_score_parser() -> argparse.ArgumentParser:
+    p = Parser(
+        prog="nst-tutorial score",
+        description=textwrap.fill(
+            "Score pictures, from any tool, with numbers no loss optimised: content fidelity (cosine "
+            "similarity of VGG19 features at conv4_1 and conv5_1 to the photo's; higher keeps more photo), "
+            "held-out style distances to the painting (sliced Wasserstein at conv1_1..conv5_1 and Gram at "
+            "conv1_2, conv2_2, conv3_2, each relative to the photo's own distance: 1 = no style, lower = "
+            "more), and the mean CIEDE2000 colour difference to the photo. See nst_tutorial/metrics.py.", 79),
+        epilog="exit status: 0 scored; 2 a file that is not an image (one line)",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("content", help="the content photo (a file or a bundled image's name)")
+    p.add_argument("style", help="the style painting (a file or a bundled image's name)")
+    p.add_argument("images", nargs="+", help="the pictures to score")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    return p
+
+
+SCORE_COLUMNS = ("content fidelity (higher: more photo)", "style SW (lower: more painting)",
+                 "style Gram held-out (lower)", "colour dE2000")
+
+
+def score_table(scores: dict[str, Scores]) -> str:
+    """The scores of several images as an aligned text table, one row per image."""
+    width = max(12, *(len(name) for name in scores))
+    lines = [f"{'image':<{width}}  " + "  ".join(SCORE_COLUMNS)]
+    for name, s in scores.items():
+        values = (s.content_fidelity, s.style_sw, s.style_gram, s.delta_e)
+        lines.append(f"{name:<{width}}  " + "  ".join(f"{v:>{len(c)}.3f}" for v, c in zip(values, SCORE_COLUMNS)))
+    return "\n".join(lines)
+
+
+def score_main(argv: list[str]) -> int:
+    """`nst-tutorial score CONTENT STYLE IMAGE...`"""
+    args = build_score_parser().parse_args(argv)
+    try:
+        judge = Judge(resolve_image(args.content), resolve_image(args.style))
+        scores = {image: judge.score(resolve_image(image)) for image in args.images}
+    except NSTError as exc:
+        print(f"nst-tutorial score: error: {exc}", file=sys.stderr)
+        return 2
+    for note in judge.notes:
+        print(note, file=sys.stderr)
+    if args.json:
+        print(json.dumps({name: s.as_dict() for name, s in scores.items()}, indent=2))
+    else:
+        print(score_table(scores))
+    return 0
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
     """The preset's `Config` with every option that was given put in."""
     changes: dict[str, Any] = {name: getattr(args, name) for name in FIELD_OPTIONS if getattr(args, name) is not None}
+    if args.style_loss and args.style_weight is None:
+        changes["style_weight"] = STYLE_WEIGHTS[args.style_loss]
     if args.style_layers:
         changes["style_layers"], changes["style_layer_weights"] = args.style_layers
     if args.content_layers:
@@ -167,6 +231,7 @@ def run(args: argparse.Namespace) -> SolveResult:
     device = pick_device(config.device)
     content_path = resolve_image(args.content) if args.content else image_path(CONTENT)
     style_paths = [resolve_image(s) for s in args.style] if args.style else [image_path(STYLE)]
+    args.content_path, args.style_paths = content_path, style_paths  # for --report
     # Decode once, up front: a bad file fails here, before any message or work.
     content, styles = load_inputs(content_path, style_paths, config)
     sizes = stage_sizes(config, aspect=max(content.shape[-2:]) / min(content.shape[-2:]))
@@ -190,6 +255,9 @@ def list_images() -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["score"]:
+        return score_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.list_images:
         print(list_images())
@@ -223,6 +291,9 @@ def main(argv: list[str] | None = None) -> int:
         return 128 + received[-1]
     print(f"wrote {output} after {done} iterations ({full} at full size), "
           f"loss {result.best_loss:.4g}, {time.perf_counter() - start:.1f} s")
+    if args.report:
+        judge = Judge(args.content_path, args.style_paths[0])
+        print(score_table({str(args.output): judge.score(output)}))
     return 0
 
 

@@ -24,7 +24,7 @@ class Config:
     # Step 1: the seed's GRAM layers and MyCaffe's weight of 0.2 on each.
     style_layers: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  # matched in style
     style_layer_weights: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)  # one per style layer (MyCaffe's 0.2)
-    style_loss: str = "gram"  # Li et al. 2017: "gram", "linear", "bn" or "gaussian" (MMD kernels)
+    style_loss: str = "gram"  # gram, linear, bn, gaussian (Li et al.); sliced_wasserstein, histogram, w2
     style_weight: float = 50.0  # scales the style term; 50 x 0.2 = 10 per layer, as pastiche
     gram_scale: float | None = None  # None: G = F F^T / (C H W); a: MyCaffe's G = a F F^T, gradient without a
     style_channel_scale: bool = False  # MyCaffe's get_style_scale: each style layer's weight times 1 / (4 C^4)

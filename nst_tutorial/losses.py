@@ -8,7 +8,8 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .style_losses import gaussian_kernel, median_sigma2, mmd2, style_statistic
+from .distribution_losses import gaussian_fit, gaussian_w2, histogram_loss, random_directions, sliced_wasserstein, sqrtm
+from .style_losses import SAMPLE_LOSSES, gaussian_kernel, median_sigma2, mmd2, style_statistic
 
 
 class _EventGate(torch.autograd.Function):
@@ -114,26 +115,50 @@ class StyleLoss(_TargetLoss):
 
     `gram_scale` switches to MyCaffe's GRAM (see `style_losses.caffe_gram`). `kind` swaps the
     Gram matrix for another statistic of Li et al. (2017): "linear" (channel means), "bn"
-    (means and standard deviations) or "gaussian" (MMD with a Gaussian kernel, whose bandwidth
-    is fixed from the style samples; it has no EVENT gate).
+    (means and standard deviations); or compares feature vectors (1, N, C) directly, with no
+    EVENT gate: "gaussian" (MMD with a Gaussian kernel whose bandwidth is fixed from the style
+    samples), "sliced_wasserstein" (directions drawn anew at each evaluation from `seed`),
+    "histogram" or "w2" (see `distribution_losses`).
     """
 
     sigma2: Tensor | None
+    style_mean: Tensor | None
+    style_cov_sqrt: Tensor | None
 
     def __init__(self, target: Tensor, weight: float, gate: bool = True, kind: str = "gram", form: str = "mean",
-                 gram_scale: float | None = None) -> None:
-        super().__init__(target, weight, gate=gate and kind != "gaussian", form=form)
+                 gram_scale: float | None = None, seed: int = 0) -> None:
+        samples = kind in SAMPLE_LOSSES
+        if kind == "histogram":
+            target = target.sort(dim=1).values  # sorted once, per channel
+        super().__init__(target, weight, gate=gate and not samples, form=form)
         self.kind, self.gram_scale = kind, gram_scale
         self.register_buffer("sigma2", median_sigma2(self.target[0]) if kind == "gaussian" else None)
+        mean, cov = gaussian_fit(self.target[0]) if kind == "w2" else (None, None)
+        self.register_buffer("style_mean", mean)
+        self.register_buffer("style_cov_sqrt", None if cov is None else sqrtm(cov))
+        self.generator = torch.Generator().manual_seed(seed)
 
     def feature(self, x: Tensor) -> Tensor:
         return style_statistic(x, self.kind, self.gram_scale)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.sigma2 is None:
+        if self.kind not in SAMPLE_LOSSES:
             return super().forward(x)
-        self.loss = self.weight * mmd2(self.feature(x)[0], self.target[0], gaussian_kernel(self.sigma2))
+        self.loss = self.weight * self.distance(self.feature(x)[0])
         return x
+
+    def distance(self, samples: Tensor) -> Tensor:
+        """How far the image's feature vectors (N, C) lie from the style's, by `self.kind`."""
+        if self.sigma2 is not None:
+            return mmd2(samples, self.target[0], gaussian_kernel(self.sigma2))
+        if self.kind == "sliced_wasserstein":
+            c = samples.shape[1]
+            return sliced_wasserstein(samples, self.target[0], random_directions(c, c, self.generator, samples.device))
+        if self.kind == "histogram":
+            return histogram_loss(samples, self.target[0])
+        assert self.style_mean is not None and self.style_cov_sqrt is not None
+        mean, cov = gaussian_fit(samples)
+        return gaussian_w2(mean, cov, self.style_mean, self.style_cov_sqrt) / samples.shape[1]
 
 
 def total_variation(image: Tensor) -> Tensor:

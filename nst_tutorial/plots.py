@@ -16,6 +16,7 @@ from torch import Tensor
 from . import gate
 from .augment import AugmentedModel
 from .config import Config
+from .metrics import Scores
 from .solve import SolveResult, Stage
 from .vgg import layer_names, tap
 
@@ -155,6 +156,25 @@ def show_stages(result: SolveResult, axes: Sequence[Axes] | None = None) -> Figu
     """The image as each stage of a solve left it, each at its own size."""
     return show_images({f"stage {i + 1}: {s.label}, {s.iterations} it": s.image
                         for i, s in enumerate(result.stages) if s.image is not None}, axes=axes)
+
+
+def plot_two_axes(scores: Mapping[str, Scores], ax: Axes | None = None, connect: bool = False) -> Figure:
+    """Each picture as a point: held-out style distance across, content fidelity up (`metrics.Scores`).
+
+    Up is more photo kept, left is more painting arrived: the best pictures lie top left.
+    `connect` joins the points in order, drawing the trade-off curve of a sweep.
+    """
+    if ax is None:
+        _, (ax,) = new_axes(1, 4.5, 3.6)
+    xs = [s.style_sw for s in scores.values()]
+    ys = [s.content_fidelity for s in scores.values()]
+    ax.plot(xs, ys, "-o" if connect else "o", color="0.3", mfc="#f08c7a", ms=6, lw=0.8)
+    for label, x, y in zip(scores, xs, ys):
+        ax.annotate(label, (x, y), xytext=(4, 3), textcoords="offset points", fontsize="x-small")
+    ax.set(xlabel="style distance, held out (SW; 1 = the photo's)", ylabel="content fidelity (1 = the photo)",
+           title="judged by numbers no loss optimised")
+    ax.grid(True, alpha=0.3)
+    return figure_of(ax)
 
 
 def show_difference(a: Tensor, b: Tensor, gain: float = 8.0, ax: Axes | None = None) -> Figure:

@@ -14,10 +14,12 @@ from typing import Any
 import torch
 from torch import Tensor
 
-STYLE_LOSSES = ("gram", "linear", "bn", "gaussian")
+STYLE_LOSSES = ("gram", "linear", "bn", "gaussian", "sliced_wasserstein", "histogram", "w2")
+SAMPLE_LOSSES = ("gaussian", "sliced_wasserstein", "histogram", "w2")  # these compare feature vectors, not a statistic
 # Style weights that give each loss about the same starting style loss as the Gram default
 # (measured from a noise image at 128 px on the bundled images); the scales differ by 10^6.
-STYLE_WEIGHTS = {"gram": 50.0, "linear": 250.0, "bn": 450.0, "gaussian": 1.5e8}
+STYLE_WEIGHTS = {"gram": 50.0, "linear": 250.0, "bn": 450.0, "gaussian": 1.5e8, "sliced_wasserstein": 250.0,
+                 "histogram": 200.0, "w2": 160.0}
 GAUSSIAN_SAMPLES = 1024  # feature vectors per image the Gaussian MMD compares (cost grows with its square)
 
 Kernel = Callable[[Tensor, Tensor], Tensor]
@@ -123,7 +125,8 @@ def style_statistic(features: Tensor, kind: str, gram_scale: float | None = None
 
     gram: (1, C, C) Gram matrix (`caffe_gram` with alpha `gram_scale` when given); linear: (1, C)
     channel means; bn: (1, 2C) channel means and standard deviations (batch-norm statistics);
-    gaussian: (1, K, C) sampled feature vectors.
+    gaussian: (1, K, C) sampled feature vectors; sliced_wasserstein, histogram, w2: (1, H*W, C)
+    all feature vectors (see `distribution_losses`).
     """
     if kind == "gram":
         return gram(features) if gram_scale is None else caffe_gram(features, gram_scale)
@@ -134,4 +137,6 @@ def style_statistic(features: Tensor, kind: str, gram_scale: float | None = None
         return torch.cat([flat.mean(dim=2), flat.std(dim=2, unbiased=False)], dim=1)
     if kind == "gaussian":
         return subsample(feature_vectors(features)).unsqueeze(0)
+    if kind in SAMPLE_LOSSES:
+        return feature_vectors(features).unsqueeze(0)
     raise ValueError(f"unknown style loss {kind!r}; choose from {', '.join(STYLE_LOSSES)}")

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
-from .style_losses import style_statistic
+from .style_losses import SAMPLE_LOSSES, style_statistic
 from .vgg import Normalizer, tap
 
 
@@ -39,8 +39,9 @@ def capture_style_targets(
     """Seed step 1: `{"conv1_1": gram (1, C, C), ...}` for RGB style images (1, 3, H, W) in [0, 1].
 
     Several styles are blended by averaging their Gram matrices with weights `blend`
-    (equal by default), which mixes the styles' statistics. `kind` picks another statistic
-    of Li et al. (see `style_losses.style_statistic`); Gaussian samples are pooled, not averaged.
+    (equal by default), which mixes the styles' statistics. `kind` picks another style loss
+    (see `style_losses.style_statistic`); feature samples (gaussian, sliced_wasserstein,
+    histogram, w2) are pooled, not averaged.
     `gram_scale` is MyCaffe's GRAM alpha (see `style_losses.caffe_gram`).
     """
 
@@ -51,7 +52,7 @@ def capture_style_targets(
         feats = features_at(net, normalizer.to_model(style), taps.values())
         for name, t in taps.items():
             stat = style_statistic(feats[t], kind, gram_scale)
-            if kind == "gaussian":
+            if kind in SAMPLE_LOSSES:
                 targets[name] = torch.cat([targets[name], stat], dim=1) if name in targets else stat
             else:
                 targets[name] = targets.get(name, 0) + weight * stat

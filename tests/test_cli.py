@@ -50,6 +50,12 @@ def test_switches_reach_the_config():
     assert (cfg.fast_conv, cfg.scales, cfg.relu_in_place) == (False, (1.0,), False)
 
 
+def test_style_loss_option_brings_its_own_weight_unless_given():
+    parse = build_parser().parse_args
+    assert config_from_args(parse(["--style-loss", "w2"])) == Config(style_loss="w2", style_weight=160.0)
+    assert config_from_args(parse(["--style-loss", "gaussian", "--style-weight", "3"])).style_weight == 3.0
+
+
 def test_preset_mycaffe_and_options_over_it():
     parse = build_parser().parse_args
     assert config_from_args(parse(["--preset", "mycaffe"])) == Config.mycaffe()

@@ -69,3 +69,76 @@ def test_every_style_loss_runs_a_solve(kind):
 def test_unknown_style_loss_is_a_config_error():
     with pytest.raises(nt.ConfigError, match="style_loss"):
         nt.Config(style_loss="wasserstein")
+
+
+# The style losses after Gatys, each against a case with a known answer.
+
+def test_sliced_wasserstein_of_a_shifted_copy_is_the_mean_squared_projected_shift():
+    from nst_tutorial.distribution_losses import random_directions, sliced_wasserstein
+
+    x = torch.randn(500, 4, dtype=torch.float64)
+    shift = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64)
+    y = x[torch.randperm(500)] + shift  # the same samples, shuffled and shifted
+    d = random_directions(4, 16, torch.Generator().manual_seed(1)).double()
+    assert torch.isclose(sliced_wasserstein(x, y, d), ((d @ shift) ** 2).mean())
+    assert torch.allclose(d.norm(dim=1), torch.ones(16, dtype=torch.float64))
+
+
+def test_sliced_wasserstein_compares_sets_of_different_sizes_by_quantile():
+    from nst_tutorial.distribution_losses import sliced_wasserstein
+
+    x = torch.linspace(0, 1, 101, dtype=torch.float64)[:, None]
+    y = torch.linspace(0, 1, 1001, dtype=torch.float64)[:, None] + 0.25  # the same uniform law, shifted
+    direction = torch.ones(1, 1, dtype=torch.float64)
+    assert torch.isclose(sliced_wasserstein(x, y, direction), torch.tensor(0.0625, dtype=torch.float64), rtol=1e-3)
+
+
+def test_histogram_loss_of_a_shifted_copy_is_the_squared_shift_and_pulls_towards_it():
+    from nst_tutorial.distribution_losses import histogram_loss
+
+    x = torch.randn(300, 3, dtype=torch.float64, requires_grad=True)
+    shift = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
+    style = (x.detach()[torch.randperm(300)] + shift).sort(dim=0).values
+    loss = histogram_loss(x, style)
+    assert torch.isclose(loss, (shift**2).mean())
+    loss.backward()
+    assert torch.allclose(x.grad, -2 * shift.expand(300, 3) / x.numel())
+
+
+def test_w2_between_gaussians_matches_the_closed_form():
+    from nst_tutorial.distribution_losses import gaussian_w2, sqrtm
+
+    m1, m2 = torch.tensor([1.0, 2.0, 0.0]), torch.tensor([0.0, 0.0, 1.0])
+    a, b = torch.tensor([4.0, 1.0, 0.25]), torch.tensor([1.0, 9.0, 0.25])  # commuting (diagonal) covariances
+    expected = ((m1 - m2) ** 2).sum() + ((a.sqrt() - b.sqrt()) ** 2).sum()
+    w2 = gaussian_w2(m1.double(), torch.diag(a).double(), m2.double(), sqrtm(torch.diag(b).double()))
+    assert torch.isclose(w2.float(), expected)
+    q, _ = torch.linalg.qr(torch.randn(3, 3, dtype=torch.float64))  # rotating both leaves W2 unchanged
+    rotated = gaussian_w2(q @ m1.double(), q @ torch.diag(a).double() @ q.T, q @ m2.double(),
+                          sqrtm(q @ torch.diag(b).double() @ q.T))
+    assert torch.isclose(rotated, w2)
+
+
+def test_w2_gradient_is_finite_with_silent_channels():
+    from nst_tutorial.distribution_losses import gaussian_fit, gaussian_w2, sqrtm
+
+    x = torch.relu(torch.randn(200, 6))
+    x[:, :3] = 0  # three channels that never fire: repeated zero eigenvalues
+    x.requires_grad_(True)
+    mean, cov = gaussian_fit(x)
+    style_mean, style_cov = gaussian_fit(torch.relu(torch.randn(300, 6)) + 0.1)
+    gaussian_w2(mean, cov, style_mean, sqrtm(style_cov)).backward()
+    assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
+
+
+@pytest.mark.parametrize("kind", ["sliced_wasserstein", "histogram", "w2"])
+@pytest.mark.parametrize("optimizer, scales", [("lbfgs", (0.5, 1.0)), ("adam", (1.0,))])
+def test_new_style_losses_lower_the_style_loss_with_either_optimizer_and_through_the_stages(kind, optimizer,
+                                                                                             scales):
+    cfg = nt.Config(size=48, iterations=10, coarse_iterations=5, scales=scales, style_loss=kind,
+                    style_weight=nt.style_losses.STYLE_WEIGHTS[kind], optimizer=optimizer)
+    result = nt.stylize(image_path("u_street_metro"), image_path("starry_night"), cfg, progress=False)
+    full = result.stages[-1].start
+    style = [sum(v[i] for k, v in result.history.items() if k.startswith("style/")) for i in (full, -1)]
+    assert all(map(torch.isfinite, map(torch.tensor, result.total))) and style[1] < style[0]
+    assert len(result.stages) == len(scales)
