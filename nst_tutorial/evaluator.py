@@ -22,6 +22,7 @@ from .config import Config
 from .data import CONTENT, STYLE, bundled_images, image_path
 from .errors import NSTError
 from .images import ImageSource, load_image, save_image
+from .painter import MaskPainter
 from .pipeline import stylize
 from .solve import SolveResult
 from .widgets import LiveSolve, Messages, shows_errors
@@ -30,6 +31,7 @@ STYLE_CHOICES = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1", "conv1_2
 STAGES = {"1 stage: the plain solve": (1.0,), "2 stages: 1/2, full": (0.5, 1.0),
           "3 stages: 1/4, 1/2, full": (0.25, 0.5, 1.0)}
 MAX_UPLOAD_BYTES = 20 * 2**20
+NO_STYLE = "(none)"
 
 
 class EvaluatorView(W.VBox):
@@ -41,6 +43,8 @@ class EvaluatorView(W.VBox):
         names = bundled_images()
         self.content = W.Dropdown(options=names, value=CONTENT, description="content")
         self.style = W.Dropdown(options=names, value=STYLE, description="style")
+        self.style2 = W.Dropdown(options=[NO_STYLE, *names], value=NO_STYLE, description="style 2",
+                                 tooltip="a second painting: blended with the first, or in its own painted region")
         self.content_upload = W.FileUpload(accept="image/*", description="content")
         self.style_upload = W.FileUpload(accept="image/*", description="style")
         weights = dict(zip(config.style_layers, config.style_layer_weights))
@@ -54,8 +58,10 @@ class EvaluatorView(W.VBox):
                                              readout_format=".3g", description="style weight")
         self.content_weight = W.FloatLogSlider(value=config.content_weight, base=10, min=-3, max=2, step=0.001,
                                                readout_format=".3g", description="content wt")
-        self.size = W.IntSlider(value=config.size, min=32, max=768, step=16, description="size (px)")
-        self.iterations = W.IntSlider(value=config.iterations, min=1, max=1000, step=1, description="iterations",
+        self.size = W.IntSlider(value=config.size, min=min(32, config.size), max=max(768, config.size), step=16,
+                                description="size (px)")
+        self.iterations = W.IntSlider(value=config.iterations, min=1, max=max(1000, config.iterations), step=1,
+                                      description="iterations",
                                       tooltip="iterations at full size")
         stages = {**STAGES, **({} if config.scales in STAGES.values() else {str(config.scales): config.scales})}
         self.stages = W.Dropdown(options=list(stages.items()), value=config.scales, description="stages")
@@ -63,6 +69,11 @@ class EvaluatorView(W.VBox):
                                              description="coarse its", tooltip="iterations at each coarse stage")
         self.optimizer = W.ToggleButtons(options=["lbfgs", "adam"], value=config.optimizer, description="optimizer")
         self.event_gate = W.Checkbox(value=config.event_gate, description="EVENT gate")
+        self.colours = W.Dropdown(options=[("painting's", None), ("photo's: luminance", "luminance"),
+                                           ("photo's: histogram", "histogram")], value=config.preserve_color,
+                                  description="colours")
+        self.regions = W.Checkbox(value=False, description="paint regions (one per style)")
+        self.painter_box = W.VBox([])  # holds the mask painter while regions are on
         self.run_button = W.Button(description="Run", button_style="success", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.save_button = W.Button(description="Save", icon="save")
@@ -70,10 +81,12 @@ class EvaluatorView(W.VBox):
         self.messages, self.live = Messages(), LiveSolve()
         layer_rows = [W.HBox([self.layers[n], self.layer_weights[n]]) for n in STYLE_CHOICES]
         super().__init__([
-            W.HBox([W.VBox([self.content, self.content_upload]), W.VBox([self.style, self.style_upload])]),
+            W.HBox([W.VBox([self.content, self.content_upload]), W.VBox([self.style, self.style_upload]),
+                    W.VBox([self.style2, self.regions])]),
             W.HBox([W.VBox([W.HTML("<b>style layers and weights</b>"), *layer_rows]),
                     W.VBox([self.style_weight, self.content_weight, self.size, self.iterations, self.stages,
-                            self.coarse_iterations, self.optimizer, self.event_gate])]),
+                            self.coarse_iterations, self.optimizer, self.event_gate, self.colours])]),
+            self.painter_box,
             W.HBox([self.run_button, self.stop_button, self.save_button, self.save_path]),
             self.messages, self.live,
         ])
@@ -86,11 +99,15 @@ class EvaluatorView(W.VBox):
                        style_weight=self.style_weight.value, content_weight=self.content_weight.value,
                        size=self.size.value, iterations=self.iterations.value, scales=self.stages.value,
                        coarse_iterations=self.coarse_iterations.value, optimizer=self.optimizer.value,
-                       event_gate=self.event_gate.value)
+                       event_gate=self.event_gate.value, preserve_color=self.colours.value)
+
+    def style_names(self) -> list[str]:
+        """The chosen paintings: the style, and style 2 when one is chosen."""
+        return [self.style.value] + ([self.style2.value] if self.style2.value != NO_STYLE else [])
 
     def add_image(self, name: str) -> None:
         """Offer `name` in both image pickers, leaving what each one shows as it was."""
-        for dropdown in (self.content, self.style):
+        for dropdown in (self.content, self.style, self.style2):
             if name not in dropdown.options:
                 keep = dropdown.value
                 dropdown.options = [*dropdown.options, name]  # resets the selection ...
@@ -118,6 +135,9 @@ class EvaluatorController:
         view.save_button.on_click(self.save)
         view.content_upload.observe(functools.partial(self.upload, target=view.content), names="value")
         view.style_upload.observe(functools.partial(self.upload, target=view.style), names="value")
+        for control in (view.regions, view.content, view.style, view.style2):
+            control.observe(self.show_painter, names="value")
+        self.painter: MaskPainter | None = None
 
     @property
     def running(self) -> bool:
@@ -132,20 +152,23 @@ class EvaluatorController:
         if self.running:
             return
         config = self.view.settings(self.config)
+        masks = self.painter.check() if self.view.regions.value and self.painter is not None else None
         self.stop_event.clear()
         self.result = None
         self.view.live.reset()
         self.show(running=True, info=f"preparing {config.size} px, {config.iterations} {config.optimizer} "
                                      "iterations at full size ...")
-        self.thread = threading.Thread(target=self.work, args=(config,), daemon=True)
+        self.thread = threading.Thread(target=self.work, args=(config, masks), daemon=True)
         self.thread.start()
 
-    def work(self, config: Config) -> None:
+    def work(self, config: Config, masks: Tensor | None = None) -> None:
         """The worker thread: the same `stylize` as the CLI and the notebooks."""
         start = time.perf_counter()
         try:
-            content, style = self.source(self.view.content.value), self.source(self.view.style.value)
-            result = stylize(content, style, config, callback=self.progress, stop=self.stop_event, progress=False)
+            content = self.source(self.view.content.value)
+            styles = [self.source(name) for name in self.view.style_names()]
+            result = stylize(content, styles, config, callback=self.progress, stop=self.stop_event, progress=False,
+                             masks=masks)
             verb = "stopped" if result.stopped else "finished"
             self.show(result=result, current=result.image,
                       info=f"{verb} after {len(result.iterations)} iterations ({result.stages[-1].iterations} at "
@@ -175,6 +198,14 @@ class EvaluatorController:
             self.messages.error(error)
         if running is not None:
             self.view.show_running(running)
+
+    @shows_errors
+    def show_painter(self, _change: Any = None) -> None:
+        """With regions on, a fresh painter for the current photo and paintings (one colour each)."""
+        self.painter = None
+        if self.view.regions.value:
+            self.painter = MaskPainter(self.source(self.view.content.value), self.view.style_names())
+        self.view.painter_box.children = [] if self.painter is None else [self.painter]
 
     @shows_errors
     def stop(self, _button: Any = None) -> None:

@@ -13,12 +13,15 @@ from collections.abc import Sequence
 from dataclasses import replace
 
 import torch
+import torch.nn.functional as F
 from torch import Tensor
 
 from .augment import AugmentedModel, augment
+from .colour import grey, luminance, match_histogram, match_luminance
 from .config import Config
 from .errors import ConfigError, NonFiniteLossError
 from .images import ImageSource, check_size, load_image
+from .regions import MaskSources, load_masks
 from .solve import Callback, SolveResult, StopFlag, solve
 from .targets import capture_content_targets, capture_style_targets
 from .vgg import Normalizer, build_vgg19, layer_names, tap
@@ -99,11 +102,13 @@ def as_list(styles: Styles) -> list[ImageSource]:
 
 def prepare(content: ImageSource, styles: Styles, config: Config | None = None,
             device: torch.device | None = None, net: torch.nn.Sequential | None = None,
-            init: Tensor | None = None) -> AugmentedModel:
+            init: Tensor | None = None, masks: Tensor | None = None) -> AugmentedModel:
     """Load the images, run seed steps 1-3 and return the augmented model ready to `solve`.
 
     `net` reuses an already built VGG19 (it must reach the deepest layer); `init` overrides
-    `config.init` with an RGB image (1, 3, h, w), resized to the content's size.
+    `config.init` with an RGB image (1, 3, h, w), resized to the content's size. `masks`
+    (S, 1, h, w), one per style, gives each style its region (`regions`); they are resized
+    to the content's size. `config.preserve_color` keeps the photo's colours (`colour`).
     """
     config = config or Config()
     device = device or pick_device(config.device)
@@ -116,12 +121,35 @@ def prepare(content: ImageSource, styles: Styles, config: Config | None = None,
                       .to(device)
                       for s in as_list(styles)]
     start = initial_image(content_img, config) if init is None else resize_to(init, content_img)
+    photo = content_img
+    if config.preserve_color == "histogram":
+        style_imgs = [match_histogram(s, content_img, config.color_match) for s in style_imgs]
+    elif config.preserve_color == "luminance":  # solve on luminance alone; `rgb()` puts the colours back
+        style_imgs = [grey(match_luminance(s, content_img)) for s in style_imgs]
+        content_img, start = grey(luminance(content_img)), grey(luminance(start))
     net = net if net is not None else network(config, device)
     norm = Normalizer(config.weights)
-    style_t = capture_style_targets(net, norm, style_imgs, config.style_layers, config.relu_in_place,
-                                    kind=config.style_loss, gram_scale=config.gram_scale)
+    if masks is not None:
+        masks = F.interpolate(masks.to(device), size=content_img.shape[-2:], mode="area")
+        style_t = _region_targets(net, norm, style_imgs, config)
+    else:
+        style_t = capture_style_targets(net, norm, style_imgs, config.style_layers, config.relu_in_place,
+                                        kind=config.style_loss, gram_scale=config.gram_scale,
+                                        sources=config.style_layer_sources)
     content_t = capture_content_targets(net, norm, content_img, config.content_layers, config.relu_in_place)
-    return augment(net, norm, style_t, content_t, start, config)
+    model = augment(net, norm, style_t, content_t, start, config, masks=masks)
+    model.colour_from = photo if config.preserve_color == "luminance" else None
+    return model
+
+
+def _region_targets(net: torch.nn.Sequential, norm: Normalizer, styles: list[Tensor],
+                    config: Config) -> dict[str, Tensor]:
+    """Each style's own Gram targets, stacked: {"conv1_1": (S, C, C), ...}, for guided losses."""
+    if config.style_loss != "gram" or config.gram_scale is not None or config.style_layer_sources is not None:
+        raise ConfigError("regions work with the Gram style loss of our default arithmetic only "
+                          "(style_loss='gram', no gram_scale, no style_layer_sources)")
+    per_style = [capture_style_targets(net, norm, [s], config.style_layers, config.relu_in_place) for s in styles]
+    return {name: torch.cat([t[name] for t in per_style]) for name in config.style_layers}
 
 
 def resize_to(image: Tensor, like: Tensor) -> Tensor:
@@ -178,8 +206,12 @@ def stylize(
     stop: StopFlag = None,
     progress: bool = True,
     net: torch.nn.Sequential | None = None,
+    masks: MaskSources | Tensor | None = None,
 ) -> SolveResult:
     """All four seed steps, solved at each stage of `config.scales`; returns the `SolveResult`.
+
+    `masks` gives each style its own region of the photo (`regions.load_masks`: one label
+    image, or one greyscale mask per style).
 
     Each image is decoded once. Coarse stages run `config.coarse_iterations` each, the
     full-size stage `config.iterations`; `result.stages` records every stage. The result
@@ -190,6 +222,8 @@ def stylize(
     config = config or Config()
     device = pick_device(config.device)
     full, style_imgs = load_inputs(content, styles, config)
+    h, w = full.shape[-2:]
+    regions = None if masks is None else load_masks(masks, len(style_imgs), (h, w)).masks
     net = net if net is not None else network(config, device)
     sizes = stage_sizes(config, aspect=max(full.shape[-2:]) / min(full.shape[-2:]))
     result: SolveResult | None = None
@@ -197,7 +231,7 @@ def stylize(
         final = i == len(sizes) - 1
         stage = stage_config(config, size, style_imgs)
         init = None if result is None else _current(result)
-        model = prepare(full, style_imgs, stage, device, net=net, init=init)
+        model = prepare(full, style_imgs, stage, device, net=net, init=init, masks=regions)
         if result is None:
             result = SolveResult(image=model.rgb())
         result.begin_stage(model)
@@ -207,10 +241,12 @@ def stylize(
                   label=f"stage {i + 1}/{len(sizes)}, {size} px")
         except NonFiniteLossError:
             if not final:
-                result.begin_stage(prepare(full, style_imgs, config, device, net=net, init=result.image))
+                result.begin_stage(prepare(full, style_imgs, config, device, net=net, init=result.image,
+                                           masks=regions))
             raise
         if result.stopped and not final:
-            result.begin_stage(prepare(full, style_imgs, config, device, net=net, init=_current(result)))
+            result.begin_stage(prepare(full, style_imgs, config, device, net=net, init=_current(result),
+                                       masks=regions))
             break
     assert result is not None  # stage_sizes always keeps the full-size stage
     return result

@@ -7,6 +7,7 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
+from .errors import ConfigError
 from .style_losses import SAMPLE_LOSSES, style_statistic
 from .vgg import Normalizer, tap
 
@@ -35,6 +36,7 @@ def capture_style_targets(
     blend: Sequence[float] | None = None,
     kind: str = "gram",
     gram_scale: float | None = None,
+    sources: Sequence[int] | None = None,
 ) -> dict[str, Tensor]:
     """Seed step 1: `{"conv1_1": gram (1, C, C), ...}` for RGB style images (1, 3, H, W) in [0, 1].
 
@@ -42,8 +44,17 @@ def capture_style_targets(
     (equal by default), which mixes the styles' statistics. `kind` picks another style loss
     (see `style_losses.style_statistic`); feature samples (gaussian, sliced_wasserstein,
     histogram, w2) are pooled, not averaged.
-    `gram_scale` is MyCaffe's GRAM alpha (see `style_losses.caffe_gram`).
+    `gram_scale` is MyCaffe's GRAM alpha (see `style_losses.caffe_gram`). `sources` gives,
+    per layer, the one style image that layer's target comes from (scale control: coarse
+    structure from one painting, fine texture from another); None blends them all.
     """
+    if sources is not None:
+        if max(sources, default=0) >= len(styles):
+            raise ConfigError(f"style_layer_sources names style {max(sources)}, but there are {len(styles)} "
+                              "style images (counting from 0)")
+        per_style = {i: capture_style_targets(net, normalizer, [styles[i]], layers, relu_in_place, None, kind,
+                                              gram_scale) for i in set(sources)}
+        return {name: per_style[i][name] for name, i in zip(layers, sources)}
 
     blend = [1.0 / len(styles)] * len(styles) if blend is None else list(blend)
     taps = {name: tap(name, relu_in_place) for name in layers}

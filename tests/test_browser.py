@@ -23,6 +23,7 @@ import urllib.request
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
 from PIL import Image
 
@@ -203,6 +204,58 @@ def test_evaluator_upload_run_stop_save_in_the_browser(page, lab, tmp_path):
     page.locator(f"{OUTPUT} .widget-button", has_text="Save").click()
     expect(page.locator(f"{OUTPUT} .widget-html-content", has_text="saved").first).to_be_visible(timeout=10_000)
     saved = Image.open(root / "evaluator_result.png")
-    assert saved.size == (192, 128)  # the uploaded 3:2 landscape at the Evaluator's 192 px, at full size
+    assert saved.size == (64, 43)  # the uploaded 3:2 landscape at the notebook's (mocked) 64 px, at full size
     assert_no_errors(page)
     expect(style.locator("select")).to_have_value("starry_night.jpg")
+
+
+def drag(page: Page, box: dict, y: float, x0: float = 0.05, x1: float = 0.95) -> None:
+    """A left-button drag across the canvas at height fraction `y`."""
+    page.mouse.move(box["x"] + x0 * box["width"], box["y"] + y * box["height"])
+    page.mouse.down()
+    for t in np.linspace(x0, x1, 12)[1:]:
+        page.mouse.move(box["x"] + t * box["width"], box["y"] + y * box["height"])
+    page.mouse.up()
+
+
+def test_evaluator_paints_two_regions_and_each_takes_its_own_painting(page, lab):
+    _, _, root = lab
+    open_notebook(page, lab, "04_evaluator.ipynb")
+    run_all(page)
+    wait_idle(page, 60_000)
+    style2 = page.locator(f"{OUTPUT} .widget-dropdown", has=page.locator("label", has_text=re.compile("^style 2$")))
+    style2.locator("select").select_option("the_scream.jpg")
+    page.locator(f"{OUTPUT} .widget-checkbox", has_text="paint regions").locator("input").check()
+    canvas = page.locator(f"{OUTPUT} canvas").last  # the top layer takes the mouse
+    expect(canvas).to_be_visible(timeout=20_000)
+    page.locator(f"{OUTPUT} .widget-button", has_text="Run").click()  # nothing painted yet: refused
+    expect(page.locator(f"{OUTPUT} .widget-html-content", has_text="paint a region for").first).to_be_visible()
+    canvas.scroll_into_view_if_needed()
+    box = canvas.bounding_box()
+    assert box["y"] >= 0 and box["y"] + box["height"] <= 1000, box  # wholly on screen, where the mouse can reach
+    for y in (0.05, 0.1, 0.15, 0.2, 0.25, 0.3):  # the vault, for the first painting
+        drag(page, box, y)
+    page.locator(f"{OUTPUT} .widget-toggle-button", has_text="the_scream.jpg").click()
+    for y in (0.7, 0.75, 0.8, 0.85, 0.9, 0.95):  # the platform, for the second
+        drag(page, box, y)
+    page.locator(f"{OUTPUT} .widget-button", has_text="Run").click()
+    readout = page.locator(f"{OUTPUT} .widget-html-content", has_text=LIVE_READOUT).first
+    expect(readout).to_contain_text(re.compile(r"iteration (1[6-9]\d|[2-9]\d\d)"), timeout=120_000)  # into full size
+    page.locator(f"{OUTPUT} .widget-button", has_text="Stop").click()
+    expect(page.locator(f"{OUTPUT} .widget-html-content", has_text="stopped after").first).to_be_visible(timeout=20_000)
+    page.locator(f"{OUTPUT} .widget-button", has_text="Save").click()
+    expect(page.locator(f"{OUTPUT} .widget-html-content", has_text="saved").first).to_be_visible(timeout=10_000)
+    assert_no_errors(page)
+    result = np.asarray(Image.open(root / "evaluator_result.png").convert("RGB"), dtype=float)
+    photo = np.asarray(Image.open(ROOT / "images" / "u_street_metro.jpg").convert("RGB").resize(
+        result.shape[1::-1]), dtype=float)
+    paintings = [np.asarray(Image.open(ROOT / "images" / name).convert("RGB"), dtype=float).reshape(-1, 3).mean(0)
+                 for name in ("starry_night.jpg", "the_scream.jpg")]
+    h = result.shape[0]
+    for region, (top, bottom) in enumerate(((0.05, 0.3), (0.7, 0.95))):
+        rows = slice(int(top * h), int(bottom * h))
+        now, before = result[rows].reshape(-1, 3).mean(0), photo[rows].reshape(-1, 3).mean(0)
+        own, other = paintings[region], paintings[1 - region]
+        # towards its own painting, and closer to it than to the other painting
+        assert np.linalg.norm(now - own) < np.linalg.norm(before - own), region
+        assert np.linalg.norm(now - own) < np.linalg.norm(now - other), region
