@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 import textwrap
@@ -19,7 +18,7 @@ from .config import COLOR_MATCHES, OPTIMIZERS, POOLINGS, WEIGHTS, Config
 from .data import CONTENT, STYLE, bundled_images, image_path, image_sources, resolve_image
 from .errors import NonFiniteLossError, NSTError
 from .images import check_output_path, save_image
-from .metrics import Judge, Scores
+from .metrics import Judge
 from .pipeline import load_inputs, pick_device, stage_sizes, stylize
 from .regions import load_masks
 from .solve import SolveResult
@@ -170,56 +169,6 @@ def build_parser() -> argparse.ArgumentParser:
     return p
 
 
-def build_score_parser() -> argparse.ArgumentParser:
-    p = Parser(
-        prog="nst-tutorial score",
-        description=textwrap.fill(
-            "Score pictures, from any tool, with numbers no loss optimised: content fidelity (cosine "
-            "similarity of VGG19 features at conv4_1 and conv5_1 to the photo's; higher keeps more photo), "
-            "held-out style distances to the painting (sliced Wasserstein at conv1_1..conv5_1 and Gram at "
-            "conv1_2, conv2_2, conv3_2, each relative to the photo's own distance: 1 = no style, lower = "
-            "more), and the mean CIEDE2000 colour difference to the photo. See nst_tutorial/metrics.py.", 79),
-        epilog="exit status: 0 scored; 2 a file that is not an image (one line)",
-        formatter_class=argparse.RawDescriptionHelpFormatter)
-    p.add_argument("content", help="the content photo (a file or a bundled image's name)")
-    p.add_argument("style", help="the style painting (a file or a bundled image's name)")
-    p.add_argument("images", nargs="+", help="the pictures to score")
-    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    return p
-
-
-SCORE_COLUMNS = ("content fidelity (higher: more photo)", "style SW (lower: more painting)",
-                 "style Gram held-out (lower)", "colour dE2000")
-
-
-def score_table(scores: dict[str, Scores]) -> str:
-    """The scores of several images as an aligned text table, one row per image."""
-    width = max(12, *(len(name) for name in scores))
-    lines = [f"{'image':<{width}}  " + "  ".join(SCORE_COLUMNS)]
-    for name, s in scores.items():
-        values = (s.content_fidelity, s.style_sw, s.style_gram, s.delta_e)
-        lines.append(f"{name:<{width}}  " + "  ".join(f"{v:>{len(c)}.3f}" for v, c in zip(values, SCORE_COLUMNS)))
-    return "\n".join(lines)
-
-
-def score_main(argv: list[str]) -> int:
-    """`nst-tutorial score CONTENT STYLE IMAGE...`"""
-    args = build_score_parser().parse_args(argv)
-    try:
-        judge = Judge(resolve_image(args.content), resolve_image(args.style))
-        scores = {image: judge.score(resolve_image(image)) for image in args.images}
-    except NSTError as exc:
-        print(f"nst-tutorial score: error: {exc}", file=sys.stderr)
-        return 2
-    for note in judge.notes:
-        print(note, file=sys.stderr)
-    if args.json:
-        print(json.dumps({name: s.as_dict() for name, s in scores.items()}, indent=2))
-    else:
-        print(score_table(scores))
-    return 0
-
-
 def config_from_args(args: argparse.Namespace) -> Config:
     """The preset's `Config` with every option that was given put in."""
     changes: dict[str, Any] = {name: getattr(args, name) for name in FIELD_OPTIONS if getattr(args, name) is not None}
@@ -294,6 +243,8 @@ def list_images() -> str:
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["score"]:
+        from .cli_score import score_main
+
         return score_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.list_images:
@@ -329,6 +280,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"wrote {output} after {done} iterations ({full} at full size), "
           f"loss {result.best_loss:.4g}, {time.perf_counter() - start:.1f} s")
     if args.report:
+        from .cli_score import score_table
+
         judge = Judge(args.content_path, args.style_paths[0])
         print(score_table({str(args.output): judge.score(output)}))
     return 0
