@@ -16,6 +16,7 @@ from torch import Tensor
 
 from .config import COLOR_MATCHES, OPTIMIZERS, POOLINGS, WEIGHTS, Config
 from .data import CONTENT, STYLE, bundled_images, image_path, image_sources, resolve_image
+from . import estimate as estimator
 from .errors import NonFiniteLossError, NSTError
 from .images import check_output_path, save_image
 from .metrics import Judge
@@ -163,6 +164,11 @@ def build_parser() -> argparse.ArgumentParser:
                    help="also save the image every N full-size iterations (default: 0, off)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     p.add_argument("--list-images", action="store_true", help="list the bundled images and their licences, then exit")
+    p.add_argument("--estimate", action="store_true",
+                   help="print the predicted peak memory and time, and the largest size that fits in the memory "
+                        "available now, then exit (measures this machine once, about ten seconds, and caches it)")
+    p.add_argument("--force", action="store_true",
+                   help="run even when the estimate says the memory available will not hold it")
     p.add_argument("--report", action="store_true",
                    help="at the end, score the written image with numbers the solve did not optimise "
                         "(see: nst-tutorial score --help)")
@@ -186,6 +192,17 @@ def config_from_args(args: argparse.Namespace) -> Config:
     return replace(PRESETS[args.preset](), **changes)
 
 
+def check_memory(config: Config, content: Path) -> None:
+    """Stop before the start when the estimated peak memory exceeds what the system has free,
+    naming the largest size that fits. Uses this machine's calibration when there is one."""
+    calibration = estimator.calibrate(config, measure=False)
+    est = estimator.estimate(config, content, calibration)
+    available = estimator.available_memory_mb()
+    if est.peak_mb > available:
+        largest = estimator.largest_size(config, content, available, calibration)
+        raise NSTError(f"this run needs about {est.peak_mb:,.0f} MB but {available:,.0f} MB are available; the "
+                       f"largest size that fits is --size {largest} (or --force to try anyway)")
+
 def snapshot_saver(output: Path, every: int, shape: tuple[int, ...]) -> Callable[[SolveResult, Tensor], None]:
     """Callback writing `<stem>_<n>.png` beside the output after every `every`-th full-size iteration.
 
@@ -199,19 +216,35 @@ def snapshot_saver(output: Path, every: int, shape: tuple[int, ...]) -> Callable
     return save
 
 
-def run(args: argparse.Namespace) -> SolveResult:
+def inputs(args: argparse.Namespace) -> tuple[Config, Tensor, list[Tensor]]:
+    """The settings and the decoded images (decoded once, up front: a bad file fails here, before any work)."""
     if args.save_every < 0:
         raise NSTError(f"--save-every must be 0 (off) or a positive number of iterations, got {args.save_every}")
     if args.init not in (None, "content", "noise"):
         args.init = str(resolve_image(args.init))
     config = config_from_args(args)
+    args.content_path = resolve_image(args.content) if args.content else image_path(CONTENT)
+    args.style_paths = [resolve_image(s) for s in args.style] if args.style else [image_path(STYLE)]
+    content, styles = load_inputs(args.content_path, args.style_paths, config)
+    return config, content, styles
+
+
+def show_estimate(args: argparse.Namespace) -> str:
+    """--estimate: the prediction for this run, and the largest size that fits in the memory free now."""
+    config, content, _ = inputs(args)
+    calibration = estimator.calibrate(config)
+    available = estimator.available_memory_mb()
+    return (f"{estimator.estimate(config, content, calibration)}\nlargest size that fits in the {available:,.0f} MB "
+            f"available now: {estimator.largest_size(config, content, available, calibration)} px")
+
+
+def run(args: argparse.Namespace) -> SolveResult:
     output = check_output_path(args.output)  # fail before minutes of work, not after
+    if not args.force:  # before decoding: a picture too large for the memory must not be made at all
+        check_memory(config_from_args(args), resolve_image(args.content) if args.content else image_path(CONTENT))
+    config, content, styles = inputs(args)
+    content_path, style_paths = args.content_path, args.style_paths
     device = pick_device(config.device)
-    content_path = resolve_image(args.content) if args.content else image_path(CONTENT)
-    style_paths = [resolve_image(s) for s in args.style] if args.style else [image_path(STYLE)]
-    args.content_path, args.style_paths = content_path, style_paths  # for --report
-    # Decode once, up front: a bad file fails here, before any message or work.
-    content, styles = load_inputs(content_path, style_paths, config)
     regions = None
     if args.mask:
         h, w = content.shape[-2:]
@@ -259,6 +292,9 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        if args.estimate:
+            print(show_estimate(args))
+            return 0
         result = run(args)
     except KeyboardInterrupt:  # before the solve, or a second signal while it wound down
         signum = received[-1] if received else signal.SIGINT

@@ -40,6 +40,21 @@ def load_image(source: ImageSource, size: int | None = None, max_pixels: int = M
     return _resize(torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0), size)
 
 
+def image_size(source: ImageSource) -> tuple[int, int]:
+    """(H, W) of an image as `load_image` would give it (EXIF rotation applied), reading only the
+    header of a file or bytes."""
+    if isinstance(source, (str, os.PathLike, bytes)):
+        try:
+            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+                w, h = image.size
+                rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF orientations that swap sides
+            return (w, h) if rotated else (h, w)
+        except (OSError, ValueError, SyntaxError):
+            pass  # not readable as it is: `load_image` says why, in one line
+    h, w = load_image(source).shape[-2:]
+    return h, w
+
+
 def _open(source: str | os.PathLike | bytes, max_pixels: int) -> Image.Image:
     name = "uploaded data" if isinstance(source, bytes) else str(source)
     if not isinstance(source, bytes):

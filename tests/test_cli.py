@@ -89,7 +89,8 @@ def test_bad_image_exits_2_with_one_line(tmp_path, capsys, kind, role):
 def test_error_in_a_real_process_has_no_traceback(tmp_path):
     proc = run_cli("--content", str(tmp_path / "nope.jpg"), cwd=tmp_path)
     assert proc.returncode == 2
-    assert proc.stderr.strip().splitlines() == [f"nst-tutorial: error: {tmp_path / 'nope.jpg'}: no such file"]
+    assert proc.stderr.strip().splitlines() == [f"nst-tutorial: error: {tmp_path / 'nope.jpg'}: no such file, and no "
+                                                "bundled image of that name (nst-tutorial --list-images shows them)"]
     assert list(tmp_path.iterdir()) == []
 
 

@@ -1,0 +1,261 @@
+"""Know the cost before you run: predicted peak memory and time, from a model of the work.
+
+The model counts what a run holds and does, and a short measurement on this machine (about ten
+seconds, once; cached) sets its few constants:
+
+- memory: the process's baseline (PyTorch, the network) + `k` x the bytes autograd keeps for
+  the backward pass (counted exactly at two small sizes through saved-tensor hooks, and
+  linear in the pixel count) + L-BFGS's history (2 x history x the image's numbers x 4 bytes)
+  + a few image-sized buffers. `k` (how much more than the saved tensors the backward pass
+  needs at its peak) is fitted to the peak RSS measured in a fresh process;
+- time per iteration: a fixed cost + the forward and backward FLOPs (convolutions and Gram
+  matrices, twice the forward count) at a rate measured at two sizes.
+
+A whole run sums its stages. `content` may be a path, a tensor or a size (long side, or (H, W)).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import torch
+
+from .config import Config
+from .data import CONTENT, STYLE, image_path
+from .images import ImageSource, image_size
+from .fastconv import Conv3x3, nnpack_ready
+from .pipeline import deepest_layer, prepare, stage_sizes
+from .vgg import channels, layer_names
+
+CALIBRATION_SIZES = (128, 256)  # long sides of the measured runs
+
+
+@dataclass(frozen=True)
+class Calibration:
+    """This machine's constants for the model (see the module docstring)."""
+
+    baseline_mb: float  # RSS of a process with PyTorch loaded and the network built
+    peak_factor: float  # peak RSS above the baseline, per byte of the model's count
+    overhead_s: float  # per-iteration cost that does not grow with the picture
+    seconds_per_gflop: float  # per GFLOP of forward + backward work
+
+
+@dataclass(frozen=True)
+class Estimate:
+    """A prediction for one run."""
+
+    peak_mb: float  # peak resident memory of the whole run
+    seconds_per_iteration: float  # at full size
+    seconds: float  # the whole run: every stage, its iterations
+    size: tuple[int, int]  # (H, W) at full size
+    stages: tuple[int, ...]  # long side of each stage
+
+    def __str__(self) -> str:
+        h, w = self.size
+        return (f"{w}x{h} px, stages {', '.join(f'{s} px' for s in self.stages)}: peak memory about "
+                f"{self.peak_mb:,.0f} MB, {self.seconds_per_iteration:.2f} s per full-size iteration, "
+                f"about {_duration(self.seconds)} in all")
+
+
+# Measured on a 2-core x86-64 machine without a GPU (torch 2.14, 2 threads); used until this
+# machine has its own calibration.
+DEFAULT = Calibration(baseline_mb=690.0, peak_factor=1.0, overhead_s=0.02, seconds_per_gflop=0.012)
+
+
+def forward_flops(config: Config, height: int, width: int) -> float:
+    """Multiply-adds x 2 of the convolutions up to the deepest loss layer, plus the Gram matrices."""
+    flops, h, w = 0.0, height, width
+    names = layer_names()
+    for name in names[: names.index(deepest_layer(config)) + 1]:
+        if name.startswith("conv"):
+            c_in = 3 if name == "conv1_1" else channels(names[names.index(name) - 2])
+            flops += 2 * c_in * channels(name) * 9 * h * w
+        elif name.startswith("pool"):
+            h, w = h // 2, w // 2
+    for name in config.style_layers:
+        block = int(name[4]) - 1
+        flops += 2 * channels(name) ** 2 * (height >> block) * (width >> block)
+    return flops
+
+
+def saved_bytes(config: Config, height: int, width: int) -> int:
+    """Bytes autograd keeps for one backward pass of the model `config` builds at (height, width).
+
+    What each layer keeps: a ReLU its output; a max-pool its indices (int64, at its output's
+    size; its input is the ReLU output already kept); a convolution its input when PyTorch's
+    direct path runs it, and nothing when NNPACK does (its backward needs only the weights),
+    so only a convolution right after a pool adds bytes; a style loss three C x C matrices; a
+    content loss two copies of its feature map. `tests/test_estimate.py` checks the count
+    against the tensors autograd really saves.
+    """
+    names = layer_names()
+    h, w, total = height, width, 0
+    keeps_input = True  # the image, or a pool's output: kept by no one else
+    sizes = {}
+    for name in names[: names.index(deepest_layer(config)) + 1]:
+        c = channels(name)
+        if name.startswith("conv"):
+            direct = not (config.fast_conv and h * w >= Conv3x3.min_positions and nnpack_ready()
+                          and config.device in ("auto", "cpu") and not torch.cuda.is_available())
+            if direct and keeps_input:
+                total += (3 if name == "conv1_1" else channels(names[names.index(name) - 1])) * h * w * 4
+            keeps_input = False
+        elif name.startswith("relu"):
+            total += c * h * w * 4
+        else:
+            h, w = (-(-h // 2), -(-w // 2)) if config.ceil_mode else (h // 2, w // 2)
+            total += c * h * w * 8
+            keeps_input = True
+        sizes[name] = (h, w)
+    total += sum(3 * channels(n) ** 2 * 4 for n in config.style_layers)
+    total += sum(2 * channels(n) * sizes[n][0] * sizes[n][1] * 4 for n in config.content_layers)
+    return total
+
+
+def model_bytes(config: Config, height: int, width: int) -> float:
+    """The model's memory count above the baseline: saved tensors, L-BFGS history, image buffers."""
+    numbers = 3 * height * width
+    history = 2 * config.lbfgs_history * numbers * 4 if config.optimizer == "lbfgs" else 2 * numbers * 4
+    return saved_bytes(config, height, width) + history + 8 * numbers * 4
+
+
+def estimate(config: Config, content: ImageSource | int | tuple[int, int] | None = None,
+             calibration: Calibration | None = None) -> Estimate:
+    """Predicted peak memory and time of `stylize(content, ..., config)`, before any solve."""
+    cal = calibration or calibrate(config)
+    h, w = _full_size(image_path(CONTENT) if content is None else content, config.size)
+    sizes = stage_sizes(config, aspect=max(h, w) / min(h, w))
+    peak = 0.0
+    seconds = 0.0
+    for i, long_side in enumerate(sizes):
+        sh, sw = max(1, round(h * long_side / max(h, w))), max(1, round(w * long_side / max(h, w)))
+        peak = max(peak, cal.baseline_mb + cal.peak_factor * model_bytes(config, sh, sw) / 2**20)
+        per_iteration = cal.overhead_s + 2 * forward_flops(config, sh, sw) / 1e9 * cal.seconds_per_gflop
+        seconds += per_iteration * (config.iterations if i == len(sizes) - 1 else config.coarse_iterations)
+    return Estimate(peak, per_iteration, seconds, (h, w), tuple(sizes))
+
+
+def largest_size(config: Config, content: ImageSource | int | tuple[int, int], available_mb: float,
+                 calibration: Calibration | None = None) -> int:
+    """The largest long side (a multiple of 16) whose estimated peak fits in `available_mb`; 0 if none."""
+    cal = calibration or calibrate(config)
+    h, w = _full_size(content, config.size)
+    aspect = (h / max(h, w), w / max(h, w))
+    best = 0
+    for side in range(16, 8193, 16):
+        sized = replace(config, size=side)
+        if estimate(sized, (round(side * aspect[0]), round(side * aspect[1])), cal).peak_mb > available_mb:
+            break
+        best = side
+    return best
+
+
+def available_memory_mb() -> float:
+    """Memory the system can give a new process now (Linux's MemAvailable), in MB; inf if unknown."""
+    try:
+        with open("/proc/meminfo") as f:
+            return next(int(line.split()[1]) for line in f if line.startswith("MemAvailable:")) / 1024
+    except (OSError, StopIteration):
+        return math.inf
+
+
+def calibrate(config: Config, cache: Path | None = None, measure: bool = True) -> Calibration:
+    """This machine's constants: from the cache, else measured in a fresh process (seconds) and
+    cached; with `measure=False`, `DEFAULT` instead of measuring (for a quick check before a run)."""
+    path = cache or _cache_path(config)
+    if path.is_file():
+        try:
+            return Calibration(**json.loads(path.read_text()))
+        except (TypeError, ValueError):
+            pass  # an older or damaged file: measure again
+    if not measure:
+        return DEFAULT
+    proc = subprocess.run([sys.executable, "-m", "nst_tutorial.estimate", json.dumps(_calibration_settings(config))],
+                          capture_output=True, text=True, check=True)
+    measured = json.loads(proc.stdout.strip().splitlines()[-1])
+    cal = fit(config, measured)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(asdict(cal)))
+    return cal
+
+
+def fit(config: Config, measured: dict) -> Calibration:
+    """The constants from the calibration child's measurements (two sizes)."""
+    (h1, w1), (h2, w2) = measured["shapes"]
+    m1, m2 = (model_bytes(config, h, w) / 2**20 for h, w in measured["shapes"])
+    base = measured["baseline_mb"]
+    # peak above the baseline is k x the model's count: least squares through the origin
+    k = ((measured["peak_mb"][0] - base) * m1 + (measured["peak_mb"][1] - base) * m2) / (m1**2 + m2**2)
+    g1, g2 = (2 * forward_flops(config, h, w) / 1e9 for h, w in measured["shapes"])
+    t1, t2 = measured["seconds"]
+    spg = max((t2 - t1) / (g2 - g1), 1e-6)
+    return Calibration(base, max(k, 0.5), max(t1 - spg * g1, 0.0), spg)
+
+
+def _calibration_settings(config: Config) -> dict:
+    return {"fast_conv": config.fast_conv, "weights": config.weights, "device": config.device}
+
+
+def _cache_path(config: Config) -> Path:
+    root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nst-tutorial"
+    key = "-".join([platform.machine(), str(os.cpu_count()), torch.__version__.replace("+", "_"),
+                    str(torch.get_num_threads()), *(f"{k}={v}" for k, v in _calibration_settings(config).items())])
+    return root / f"calibration-{key}.json"
+
+
+def _full_size(content: ImageSource | int | tuple[int, int], size: int) -> tuple[int, int]:
+    """(H, W) of the picture at long side `size`, for an image, its (H, W), or a square's side."""
+    if isinstance(content, int):
+        h, w = content, content
+    elif isinstance(content, tuple) and len(content) == 2 and all(isinstance(v, int) for v in content):
+        h, w = content
+    elif isinstance(content, torch.Tensor):
+        h, w = content.shape[-2:]
+    else:
+        h, w = image_size(content)  # type: ignore[arg-type]
+    scale = size / max(h, w)
+    return max(1, round(h * scale)), max(1, round(w * scale))
+
+
+def _duration(seconds: float) -> str:
+    return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
+
+
+def _measure(settings: dict) -> dict:
+    """In a fresh process: baseline RSS, then peak RSS and seconds per iteration at each calibration size."""
+    import time
+
+    from .solve import solve
+
+    base_config = Config(fast_conv=settings["fast_conv"], weights=settings["weights"], device=settings["device"])
+    prepare(image_path(CONTENT), image_path(STYLE), replace(base_config, size=32))  # the network, built once
+    out: dict = {"baseline_mb": _peak_mb(), "peak_mb": [], "seconds": [], "shapes": []}
+    for size in CALIBRATION_SIZES:
+        config = replace(base_config, size=size)
+        model = prepare(image_path(CONTENT), image_path(STYLE), config)
+        result = solve(model, config, iterations=2, progress=False)  # warm-up, and the history begins
+        times = []
+        for _ in range(4):  # the fastest of several: another job on the machine only ever slows one down
+            start = time.perf_counter()
+            solve(model, config, iterations=1, result=result, progress=False)
+            times.append(time.perf_counter() - start)
+        out["seconds"].append(min(times))
+        out["peak_mb"].append(_peak_mb())
+        out["shapes"].append(list(model.image.shape[-2:]))
+    return out
+
+
+def _peak_mb() -> float:
+    with open("/proc/self/status") as f:
+        return next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
+
+
+if __name__ == "__main__":
+    print(json.dumps(_measure(json.loads(sys.argv[1]))))

@@ -1,0 +1,96 @@
+"""The estimator's model of the work against what really happens."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import nst_tutorial as nt
+from nst_tutorial import estimate as E
+
+
+def hooked_saved_bytes(config: nt.Config, height: int, width: int) -> int:
+    """The reference: the bytes of every distinct non-weight storage autograd saves in one forward."""
+    model = nt.prepare(torch.rand(1, 3, height, width), torch.rand(1, 3, height, width),
+                       nt.Config(**{**config.__dict__, "size": max(height, width)}), torch.device("cpu"))
+    fixed = {p.untyped_storage().data_ptr() for p in model.net.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in fixed:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model()
+    return sum(seen.values())
+
+
+@pytest.mark.parametrize("config, shape", [
+    (nt.Config(), (128, 96)),  # NNPACK on the first block only
+    (nt.Config(), (256, 192)),  # and on the second and third
+    (nt.Config(fast_conv=False), (96, 80)),
+    (nt.Config(ceil_mode=True), (90, 70)),
+    (nt.Config(style_layers=("conv1_1", "conv3_1"), style_layer_weights=(1.0, 1.0), content_layers=("conv2_2",)),
+     (64, 64)),
+])
+def test_the_count_of_saved_bytes_is_what_autograd_keeps(config, shape):
+    assert E.saved_bytes(config, *shape) == hooked_saved_bytes(config, *shape)
+
+
+FAKE = E.Calibration(baseline_mb=700.0, peak_factor=1.2, overhead_s=0.05, seconds_per_gflop=0.01)
+
+
+def test_estimate_follows_the_model_through_the_stages():
+    cfg = nt.Config(size=256, iterations=200, coarse_iterations=60)
+    est = E.estimate(cfg, (1024, 768), FAKE)
+    assert est.size == (256, 192) and est.stages == (64, 128, 256)
+    full = E.model_bytes(cfg, 256, 192) / 2**20
+    assert est.peak_mb == pytest.approx(700 + 1.2 * full)
+    per = [0.05 + 2 * E.forward_flops(cfg, h, w) / 1e9 * 0.01 for h, w in ((64, 48), (128, 96), (256, 192))]
+    assert est.seconds_per_iteration == pytest.approx(per[-1])
+    assert est.seconds == pytest.approx(60 * per[0] + 60 * per[1] + 200 * per[2])
+
+
+def test_lbfgs_history_is_counted_exactly():
+    a, b = nt.Config(lbfgs_history=10), nt.Config(lbfgs_history=110)
+    assert E.model_bytes(b, 64, 48) - E.model_bytes(a, 64, 48) == 2 * 100 * 3 * 64 * 48 * 4
+
+
+def test_largest_size_is_the_last_that_fits():
+    cfg = nt.Config()
+    side = E.largest_size(cfg, (1024, 768), 1500.0, FAKE)
+    assert side % 16 == 0 and side > 0
+    assert E.estimate(nt.Config(size=side), (1024, 768), FAKE).peak_mb <= 1500
+    assert E.estimate(nt.Config(size=side + 16), (1024, 768), FAKE).peak_mb > 1500
+
+
+def test_a_run_that_would_not_fit_stops_before_it_starts_unless_forced(tmp_path, monkeypatch, capsys):
+    from nst_tutorial import cli
+
+    monkeypatch.setattr(E, "available_memory_mb", lambda: 710.0)
+    monkeypatch.setattr(E, "calibrate", lambda config, cache=None, measure=True: FAKE)
+    args = ["--size", "64", "-n", "1", "--coarse-iterations", "1", "-q", "-o", str(tmp_path / "o.png")]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "710 MB are available; the largest size that fits is --size" in err[0]
+    assert not (tmp_path / "o.png").exists()
+    assert cli.main([*args, "--force"]) == 0 and (tmp_path / "o.png").exists()
+
+
+def test_estimate_option_prints_the_prediction_and_exits(tmp_path, monkeypatch, capsys):
+    from nst_tutorial import cli
+
+    monkeypatch.setattr(E, "calibrate", lambda config, cache=None, measure=True: FAKE)
+    assert cli.main(["--estimate", "--size", "512", "-o", str(tmp_path / "o.png")]) == 0
+    out = capsys.readouterr().out
+    assert "384x512 px, stages 128 px, 256 px, 512 px: peak memory about" in out
+    assert "largest size that fits" in out and list(tmp_path.iterdir()) == []
+
+
+def test_calibration_is_measured_once_and_cached(tmp_path):
+    cache = tmp_path / "calibration.json"
+    first = E.calibrate(nt.Config(), cache)
+    assert cache.is_file() and first.baseline_mb > 100 and first.seconds_per_gflop > 0
+    assert E.calibrate(nt.Config(), cache) == first  # read back, not measured again
