@@ -122,11 +122,7 @@ def prepare(content: ImageSource, styles: Styles, config: Config | None = None,
                       for s in as_list(styles)]
     start = initial_image(content_img, config) if init is None else resize_to(init, content_img)
     photo = content_img
-    if config.preserve_color == "histogram":
-        style_imgs = [match_histogram(s, content_img, config.color_match) for s in style_imgs]
-    elif config.preserve_color == "luminance":  # solve on luminance alone; `rgb()` puts the colours back
-        style_imgs = [grey(match_luminance(s, content_img)) for s in style_imgs]
-        content_img, start = grey(luminance(content_img)), grey(luminance(start))
+    content_img, style_imgs, start = _colour_inputs(config, content_img, style_imgs, start)
     net = net if net is not None else network(config, device)
     norm = Normalizer(config.weights)
     if masks is not None:
@@ -140,6 +136,17 @@ def prepare(content: ImageSource, styles: Styles, config: Config | None = None,
     model = augment(net, norm, style_t, content_t, start, config, masks=masks)
     model.colour_from = photo if config.preserve_color == "luminance" else None
     return model
+
+
+def _colour_inputs(config: Config, content: Tensor, styles: list[Tensor],
+                   start: Tensor) -> tuple[Tensor, list[Tensor], Tensor]:
+    """What the network sees under `config.preserve_color`: the painting's colours matched to the
+    photo's ("histogram"), or every image reduced to its luminance ("luminance")."""
+    if config.preserve_color == "histogram":
+        return content, [match_histogram(s, content, config.color_match) for s in styles], start
+    if config.preserve_color == "luminance":  # solve on luminance alone; `rgb()` puts the colours back
+        return grey(luminance(content)), [grey(match_luminance(s, content)) for s in styles], grey(luminance(start))
+    return content, styles, start
 
 
 def _region_targets(net: torch.nn.Sequential, norm: Normalizer, styles: list[Tensor],
