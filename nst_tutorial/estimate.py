@@ -61,7 +61,7 @@ class Estimate:
         h, w = self.size
         return (f"{w}x{h} px, stages {', '.join(f'{s} px' for s in self.stages)}: peak memory about "
                 f"{self.peak_mb:,.0f} MB, {self.seconds_per_iteration:.2f} s per full-size iteration, "
-                f"about {_duration(self.seconds)} in all")
+                f"about {duration(self.seconds)} in all")
 
 
 # Measured on a 2-core x86-64 machine without a GPU (torch 2.14, 2 threads); used until this
@@ -224,7 +224,8 @@ def _full_size(content: ImageSource | int | tuple[int, int], size: int) -> tuple
     return max(1, round(h * scale)), max(1, round(w * scale))
 
 
-def _duration(seconds: float) -> str:
+def duration(seconds: float) -> str:
+    """`45 s` or `3.2 min`."""
     return f"{seconds:.0f} s" if seconds < 120 else f"{seconds / 60:.1f} min"
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import ipywidgets as W
 from torch import Tensor
 
+from . import estimate as estimator
 from .config import Config
 from .data import CONTENT, STYLE, bundled_images, image_path
 from .errors import NSTError
@@ -78,6 +79,7 @@ class EvaluatorView(W.VBox):
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
         self.save_button = W.Button(description="Save", icon="save")
         self.save_path = W.Text(value="evaluator_result.png", description="save as")
+        self.estimate = W.HTML(layout=W.Layout(margin="0 0 0 12px"))  # the predicted cost of a Run
         self.messages, self.live = Messages(), LiveSolve()
         layer_rows = [W.HBox([self.layers[n], self.layer_weights[n]]) for n in STYLE_CHOICES]
         super().__init__([
@@ -87,7 +89,7 @@ class EvaluatorView(W.VBox):
                     W.VBox([self.style_weight, self.content_weight, self.size, self.iterations, self.stages,
                             self.coarse_iterations, self.optimizer, self.event_gate, self.colours])]),
             self.painter_box,
-            W.HBox([self.run_button, self.stop_button, self.save_button, self.save_path]),
+            W.HBox([self.run_button, self.stop_button, self.save_button, self.save_path, self.estimate]),
             self.messages, self.live,
         ])
 
@@ -138,6 +140,10 @@ class EvaluatorController:
         for control in (view.regions, view.content, view.style, view.style2):
             control.observe(self.show_painter, names="value")
         self.painter: MaskPainter | None = None
+        for control in (view.size, view.iterations, view.stages, view.coarse_iterations, view.content,
+                        *view.layers.values()):
+            control.observe(self.show_estimate, names="value")
+        self.show_estimate()
 
     @property
     def running(self) -> bool:
@@ -198,6 +204,16 @@ class EvaluatorController:
             self.messages.error(error)
         if running is not None:
             self.view.show_running(running)
+
+    @shows_errors
+    def show_estimate(self, _change: Any = None) -> None:
+        """The predicted peak memory and time of a Run with the current settings (`nst_tutorial.estimate`)."""
+        config = self.view.settings(self.config)
+        est = estimator.estimate(config, self.source(self.view.content.value),
+                                 estimator.calibrate(config, measure=False))
+        self.view.estimate.value = (f"about <b>{est.peak_mb:,.0f} MB</b>, "
+                                    f"<b>{est.seconds_per_iteration:.2f} s</b> per full-size iteration, "
+                                    f"<b>{estimator.duration(est.seconds)}</b> in all")
 
     @shows_errors
     def show_painter(self, _change: Any = None) -> None:

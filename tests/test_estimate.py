@@ -94,3 +94,15 @@ def test_calibration_is_measured_once_and_cached(tmp_path):
     first = E.calibrate(nt.Config(), cache)
     assert cache.is_file() and first.baseline_mb > 100 and first.seconds_per_gflop > 0
     assert E.calibrate(nt.Config(), cache) == first  # read back, not measured again
+
+
+def test_the_evaluator_shows_the_estimate_and_follows_the_settings(monkeypatch):
+    from nst_tutorial.evaluator import Evaluator
+
+    monkeypatch.setattr(E, "calibrate", lambda config, cache=None, measure=True: FAKE)
+    app = Evaluator(nt.Config(size=128, iterations=100))
+    before = app.estimate.value
+    expected = E.estimate(app.settings(app.controller.config), app.controller.source(app.content.value), FAKE)
+    assert f"{expected.peak_mb:,.0f} MB" in before
+    app.size.value = 512
+    assert app.estimate.value != before and "MB" in app.estimate.value
