@@ -9,6 +9,7 @@ The seed's procedure, one function each:
 
 from .augment import AugmentedModel, augment
 from .config import Config
+from .cost import Estimate, estimate
 from .errors import (ConfigError, ImageLoadError, ImageTooSmallError, NonFiniteLossError, NSTError,
                      OutputPathError, UnknownLayerError, WeightsUnavailableError)
 from .images import load_image, save_image, to_pil
@@ -23,9 +24,9 @@ from .vgg import Normalizer, build_vgg19, layer_names
 __version__ = "0.1.0"
 
 __all__ = [
-    "AugmentedModel", "Config", "ConfigError", "ContentLoss", "ImageLoadError", "ImageTooSmallError",
+    "AugmentedModel", "Config", "ConfigError", "ContentLoss", "Estimate", "ImageLoadError", "ImageTooSmallError",
     "NSTError", "NonFiniteLossError", "Normalizer", "OutputPathError", "SolveResult", "StyleLoss",
-    "UnknownLayerError", "WeightsUnavailableError", "augment", "build_vgg19", "capture_content_targets",
+    "UnknownLayerError", "WeightsUnavailableError", "augment", "build_vgg19", "capture_content_targets", "estimate",
     "capture_style_targets", "event_gate", "gram", "layer_names", "load_image", "pick_device", "prepare",
     "save_image", "solve", "stylize", "to_pil", "total_variation",
 ]

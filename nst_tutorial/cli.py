@@ -16,7 +16,7 @@ from torch import Tensor
 
 from .config import COLOR_MATCHES, OPTIMIZERS, POOLINGS, WEIGHTS, Config
 from .data import CONTENT, STYLE, bundled_images, image_path, image_sources, resolve_image
-from . import estimate as estimator
+from . import cost as estimator
 from .errors import NonFiniteLossError, NSTError
 from .images import check_output_path, save_image
 from .metrics import Judge

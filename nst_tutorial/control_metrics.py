@@ -3,7 +3,9 @@
 - colour: the mean per-pixel CIEDE2000 difference to the photo, and the Frechet distance
   between the two images' colour distributions in Lab (Gaussians fitted to their pixels:
   |m1 - m2|^2 + tr(S1 + S2 - 2 (S1 S2)^1/2), the formula FID uses); beside them the style loss
-  on luminance, to show the style was not lost on the way;
+  on luminance, to show the style was not lost on the way: against the painting's luminance
+  as it is, and against it shifted and scaled to the photo's mean and spread (what
+  luminance-only transfer aims at), since keeping the photo's brightness is the point;
 - regions: each region's Gram loss against every painting, so its own should be the smallest;
 - scale: the low layers' Gram loss against one painting and the high layers' against the other.
 
@@ -18,7 +20,7 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .colour import grey, luminance
+from .colour import grey, luminance, match_luminance
 from .distribution_losses import gaussian_w2, sqrtm
 from .images import ImageSource, load_image
 from .metrics import delta_e
@@ -52,8 +54,10 @@ class Measure:
         """Colour distances of `image` to the photo, and its luminance style loss against the painting."""
         x = load_image(image)
         photo, painting = resize_to(load_image(content), x), resize_to(load_image(style), x)
+        y = grey(luminance(x))
         return {"delta_e": delta_e(x, photo), "frechet_lab": frechet_lab(x, photo),
-                "luminance_style_loss": self.style_loss(grey(luminance(x)), grey(luminance(painting)))}
+                "luminance_style_loss": self.style_loss(y, grey(luminance(painting))),
+                "luminance_style_loss_matched": self.style_loss(y, grey(match_luminance(painting, photo)))}
 
     def scale(self, image: ImageSource, a: ImageSource, b: ImageSource) -> dict[str, float]:
         """Style loss of the low layers (conv1_1, conv2_1) and of the high ones (conv3_1..conv5_1)

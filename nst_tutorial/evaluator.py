@@ -18,7 +18,7 @@ from typing import Any
 import ipywidgets as W
 from torch import Tensor
 
-from . import estimate as estimator
+from . import cost as estimator
 from .config import Config
 from .data import CONTENT, STYLE, bundled_images, image_path
 from .errors import NSTError
@@ -207,7 +207,7 @@ class EvaluatorController:
 
     @shows_errors
     def show_estimate(self, _change: Any = None) -> None:
-        """The predicted peak memory and time of a Run with the current settings (`nst_tutorial.estimate`)."""
+        """The predicted peak memory and time of a Run with the current settings (`nt.estimate`)."""
         config = self.view.settings(self.config)
         est = estimator.estimate(config, self.source(self.view.content.value),
                                  estimator.calibrate(config, measure=False))

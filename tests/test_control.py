@@ -200,3 +200,25 @@ def test_cli_colour_and_scale_options_reach_the_config():
     assert (cfg.preserve_color, cfg.color_match, cfg.style_layer_sources) == ("histogram", "cholesky",
                                                                              (0, 0, 1, 1, 1))
     assert np.all(np.array(cfg.style_layer_sources) >= 0)
+
+
+def test_frechet_lab_of_two_flat_colours_is_their_squared_lab_distance():
+    from skimage.color import rgb2lab
+
+    from nst_tutorial.control_metrics import frechet_lab
+
+    a, b = torch.tensor([0.8, 0.2, 0.1]), torch.tensor([0.1, 0.5, 0.9])
+    flat = [c.view(1, 3, 1, 1).expand(1, 3, 8, 8) for c in (a, b)]
+    lab = [rgb2lab(c.numpy()[None, None].astype(np.float64))[0, 0] for c in (a, b)]
+    assert frechet_lab(*flat) == pytest.approx(float(((lab[0] - lab[1]) ** 2).sum()), rel=1e-6)
+    assert frechet_lab(flat[0], flat[0]) == pytest.approx(0.0, abs=1e-9)
+
+
+def test_region_measure_finds_each_painting_in_its_own_half():
+    from nst_tutorial.control_metrics import Measure
+
+    a, b = (nt.load_image(image_path(n), 64)[..., :32, :48] for n in ("starry_night", "the_scream"))
+    collage = torch.cat([a, b], dim=2)  # The Starry Night above, The Scream below
+    losses = Measure().regions(collage, regions.bands(64, 48, 2), [image_path("starry_night"),
+                                                                   image_path("the_scream")])
+    assert losses[0, 0] < losses[0, 1] and losses[1, 1] < losses[1, 0]

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 import nst_tutorial as nt
-from nst_tutorial import estimate as E
+from nst_tutorial import cost as E
 
 
 def hooked_saved_bytes(config: nt.Config, height: int, width: int) -> int:

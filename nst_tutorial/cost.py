@@ -1,4 +1,4 @@
-"""Know the cost before you run: predicted peak memory and time, from a model of the work.
+"""Know the cost before you run (`nt.estimate`): predicted peak memory and time, from a model of the work.
 
 The model counts what a run holds and does, and a short measurement on this machine (about ten
 seconds, once; cached) sets its few constants:
@@ -177,7 +177,7 @@ def calibrate(config: Config, cache: Path | None = None, measure: bool = True) -
             pass  # an older or damaged file: measure again
     if not measure:
         return DEFAULT
-    proc = subprocess.run([sys.executable, "-m", "nst_tutorial.estimate", json.dumps(_calibration_settings(config))],
+    proc = subprocess.run([sys.executable, "-m", "nst_tutorial.cost", json.dumps(_calibration_settings(config))],
                           capture_output=True, text=True, check=True)
     measured = json.loads(proc.stdout.strip().splitlines()[-1])
     cal = fit(config, measured)
