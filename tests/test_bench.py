@@ -12,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 import nst_tutorial as nt
+from nst_tutorial.cost import forward_flops
 from nst_tutorial.data import image_path
 from nst_tutorial.pipeline import stage_sizes
 
@@ -55,7 +56,7 @@ def test_forward_flops_counts_the_convolutions():
                     content_layer_weights=(1.0,))
     h, w = 10, 12
     convs = 2 * 3 * 64 * 9 * h * w + 2 * 64 * 64 * 9 * h * w
-    assert bench.forward_flops(cfg, h, w) == convs + 2 * 64 * 64 * h * w  # + the Gram of conv1_1
+    assert forward_flops(cfg, h, w) == convs + 2 * 64 * 64 * h * w  # + the Gram of conv1_1
 
 
 def test_coarse_to_fine_starts_the_full_size_stage_closer_to_the_style():

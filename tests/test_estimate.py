@@ -39,7 +39,7 @@ def test_the_count_of_saved_bytes_is_what_autograd_keeps(config, shape):
     assert E.saved_bytes(config, *shape) == hooked_saved_bytes(config, *shape)
 
 
-FAKE = E.Calibration(baseline_mb=700.0, peak_factor=1.2, overhead_s=0.05, seconds_per_gflop=0.01)
+FAKE = E.Calibration(baseline_mb=700.0, peak_factor=1.2, seconds_per_gflop=0.01, seconds_per_gflop_fast=0.004)
 
 
 def test_estimate_follows_the_model_through_the_stages():
@@ -48,9 +48,18 @@ def test_estimate_follows_the_model_through_the_stages():
     assert est.size == (256, 192) and est.stages == (64, 128, 256)
     full = E.model_bytes(cfg, 256, 192) / 2**20
     assert est.peak_mb == pytest.approx(700 + 1.2 * full)
-    per = [0.05 + 2 * E.forward_flops(cfg, h, w) / 1e9 * 0.01 for h, w in ((64, 48), (128, 96), (256, 192))]
+    per = [2 * (0.01 * d + 0.004 * f) / 1e9 for d, f in (E.flop_split(cfg, h, w) for h, w in ((64, 48), (128, 96),
+                                                                                              (256, 192)))]
     assert est.seconds_per_iteration == pytest.approx(per[-1])
     assert est.seconds == pytest.approx(60 * per[0] + 60 * per[1] + 200 * per[2])
+
+
+def test_the_flop_split_follows_where_nnpack_runs():
+    cfg = nt.Config(style_layers=("conv1_1",), style_layer_weights=(1.0,), content_layers=("conv2_1",))
+    direct, fast = E.flop_split(cfg, 64, 64)  # conv1_x at 64x64 positions: NNPACK; conv2_1 at 32x32: direct
+    assert fast == 2 * (3 * 64 + 64 * 64) * 9 * 64 * 64
+    assert direct == 2 * 64 * 128 * 9 * 32 * 32 + 2 * 64 * 64 * 64 * 64  # and the Gram of conv1_1
+    assert E.flop_split(nt.Config(fast_conv=False), 64, 64)[1] == 0
 
 
 def test_lbfgs_history_is_counted_exactly():
