@@ -45,11 +45,13 @@ def image_size(source: ImageSource) -> tuple[int, int]:
     header of a file or bytes."""
     if isinstance(source, (str, os.PathLike, bytes)):
         try:
-            with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
-                w, h = image.size
-                rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF orientations that swap sides
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", Image.DecompressionBombWarning)  # `load_image` refuses those
+                with Image.open(io.BytesIO(source) if isinstance(source, bytes) else source) as image:
+                    w, h = image.size
+                    rotated = image.getexif().get(0x0112, 1) in (5, 6, 7, 8)  # EXIF orientations that swap sides
             return (w, h) if rotated else (h, w)
-        except (OSError, ValueError, SyntaxError):
+        except (OSError, ValueError, SyntaxError, Image.DecompressionBombError):
             pass  # not readable as it is: `load_image` says why, in one line
     h, w = load_image(source).shape[-2:]
     return h, w
