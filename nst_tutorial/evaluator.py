@@ -70,9 +70,10 @@ class EvaluatorView(W.VBox):
                                              description="coarse its", tooltip="iterations at each coarse stage")
         self.optimizer = W.ToggleButtons(options=["lbfgs", "adam"], value=config.optimizer, description="optimizer")
         self.event_gate = W.Checkbox(value=config.event_gate, description="EVENT gate")
-        self.colours = W.Dropdown(options=[("painting's", None), ("photo's: luminance", "luminance"),
-                                           ("photo's: histogram", "histogram")], value=config.preserve_color,
-                                  description="colours")
+        # "off", not None: a Dropdown whose value is None shows no label at all in the browser
+        self.colours = W.Dropdown(options=[("painting's", "off"), ("photo's: luminance", "luminance"),
+                                           ("photo's: histogram", "histogram")],
+                                  value=config.preserve_color or "off", description="colours")
         self.regions = W.Checkbox(value=False, description="paint regions (one per style)")
         self.painter_box = W.VBox([])  # holds the mask painter while regions are on
         self.run_button = W.Button(description="Run", button_style="success", icon="play")
@@ -101,7 +102,8 @@ class EvaluatorView(W.VBox):
                        style_weight=self.style_weight.value, content_weight=self.content_weight.value,
                        size=self.size.value, iterations=self.iterations.value, scales=self.stages.value,
                        coarse_iterations=self.coarse_iterations.value, optimizer=self.optimizer.value,
-                       event_gate=self.event_gate.value, preserve_color=self.colours.value)
+                       event_gate=self.event_gate.value,
+                       preserve_color=None if self.colours.value == "off" else self.colours.value)
 
     def style_names(self) -> list[str]:
         """The chosen paintings: the style, and style 2 when one is chosen."""

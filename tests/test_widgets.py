@@ -113,10 +113,12 @@ def test_evaluator_settings_follow_the_controls():
     app.optimizer.value = "adam"
     app.event_gate.value = False
     app.stages.value = (0.5, 1.0)
+    assert app.settings(app.controller.config).preserve_color is None and app.colours.label == "painting's"
+    app.colours.value = "luminance"
     cfg = app.settings(app.controller.config)
     assert cfg.style_layers == ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv2_2")
     assert cfg.style_layer_weights[-1] == 0.5 and cfg.optimizer == "adam" and cfg.event_gate is False
-    assert cfg.scales == (0.5, 1.0)
+    assert cfg.scales == (0.5, 1.0) and cfg.preserve_color == "luminance"
 
 
 def upload(app_widget, name: str, data: bytes) -> None:
