@@ -103,7 +103,7 @@ def augment(
             module = GuidedStyleLoss(target, masks, weight, gate=config.event_gate, form=config.euclidean)
         else:
             module = StyleLoss(target, weight, gate=config.event_gate, kind=config.style_loss,
-                               form=config.euclidean, gram_scale=config.gram_scale)
+                               form=config.euclidean, gram_scale=config.gram_scale, seed=config.seed)
         after.setdefault(tap(name, config.relu_in_place), []).append((f"style_{name}", module))
     for name, target in content_targets.items():
         module = ContentLoss(target, content_w[name], gate=config.event_gate, form=config.euclidean,

@@ -8,7 +8,7 @@ import sys
 import textwrap
 import time
 from collections.abc import Callable
-from dataclasses import fields, replace
+from dataclasses import dataclass, fields, replace
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -216,34 +216,41 @@ def snapshot_saver(output: Path, every: int, shape: tuple[int, ...]) -> Callable
     return save
 
 
-def inputs(args: argparse.Namespace) -> tuple[Config, Tensor, list[Tensor]]:
-    """The settings and the decoded images (decoded once, up front: a bad file fails here, before any work)."""
+@dataclass(frozen=True)
+class Job:
+    """What the options ask for: the settings and the image files (not decoded yet)."""
+
+    config: Config
+    content: Path
+    styles: list[Path]
+
+
+def job_from_args(args: argparse.Namespace) -> Job:
+    """The settings, with every image name resolved to a file; raises `NSTError` for a bad one."""
     if args.save_every < 0:
         raise NSTError(f"--save-every must be 0 (off) or a positive number of iterations, got {args.save_every}")
     if args.init not in (None, "content", "noise"):
-        args.init = str(resolve_image(args.init))
-    config = config_from_args(args)
-    args.content_path = resolve_image(args.content) if args.content else image_path(CONTENT)
-    args.style_paths = [resolve_image(s) for s in args.style] if args.style else [image_path(STYLE)]
-    content, styles = load_inputs(args.content_path, args.style_paths, config)
-    return config, content, styles
+        args = argparse.Namespace(**{**vars(args), "init": str(resolve_image(args.init))})
+    return Job(config_from_args(args), resolve_image(args.content) if args.content else image_path(CONTENT),
+               [resolve_image(s) for s in args.style] if args.style else [image_path(STYLE)])
 
 
-def show_estimate(args: argparse.Namespace) -> str:
+def show_estimate(job: Job) -> str:
     """--estimate: the prediction for this run, and the largest size that fits in the memory free now."""
-    config, content, _ = inputs(args)
-    calibration = estimator.calibrate(config)
+    calibration = estimator.calibrate(job.config)
     available = estimator.available_memory_mb()
-    return (f"{estimator.estimate(config, content, calibration)}\nlargest size that fits in the {available:,.0f} MB "
-            f"available now: {estimator.largest_size(config, content, available, calibration)} px")
+    return (f"{estimator.estimate(job.config, job.content, calibration)}\nlargest size that fits in the "
+            f"{available:,.0f} MB available now: "
+            f"{estimator.largest_size(job.config, job.content, available, calibration)} px")
 
 
-def run(args: argparse.Namespace) -> SolveResult:
+def run(args: argparse.Namespace, job: Job) -> SolveResult:
     output = check_output_path(args.output)  # fail before minutes of work, not after
+    config, content_path, style_paths = job.config, job.content, job.styles
     if not args.force:  # before decoding: a picture too large for the memory must not be made at all
-        check_memory(config_from_args(args), resolve_image(args.content) if args.content else image_path(CONTENT))
-    config, content, styles = inputs(args)
-    content_path, style_paths = args.content_path, args.style_paths
+        check_memory(config, content_path)
+    # Decode once, up front: a bad file fails here, before any message or work.
+    content, styles = load_inputs(content_path, style_paths, config)
     device = pick_device(config.device)
     regions = None
     if args.mask:
@@ -292,10 +299,11 @@ def main(argv: list[str] | None = None) -> int:
 
     handlers = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
+        job = job_from_args(args)
         if args.estimate:
-            print(show_estimate(args))
+            print(show_estimate(job))
             return 0
-        result = run(args)
+        result = run(args, job)
     except KeyboardInterrupt:  # before the solve, or a second signal while it wound down
         signum = received[-1] if received else signal.SIGINT
         print(f"nst-tutorial: {signal.Signals(signum).name}: stopped before an image was ready; nothing written",
@@ -318,7 +326,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         from .cli_score import score_table
 
-        judge = Judge(args.content_path, args.style_paths[0])
+        judge = Judge(job.content, job.styles[0])
         print(score_table({str(args.output): judge.score(output)}))
     return 0
 

@@ -67,21 +67,32 @@ class Judge:
         self.net = build_vgg19("caffe", "max", last="relu5_1")
         self.norm = Normalizer("caffe")
         self.notes: list[str] = []
+        self._references: dict[tuple[int, int], _Reference] = {}  # per image size: scoring a gallery reuses them
 
     def score(self, image: ImageSource) -> Scores:
         """Scores of `image` (a path, an array or a tensor), as an 8-bit file would hold it."""
         x = quantise(load_image(image))
-        content = quantise(resize_to(self.content, x))
-        note = f"note: the content photo ({_size(self.content)}) was resized to the image's {_size(x)}"
-        if tuple(self.content.shape[-2:]) != tuple(x.shape[-2:]) and note not in self.notes:
-            self.notes.append(note)
-        style = quantise(load_image(self.style, max(x.shape[-2:])))
-        fx, fc, fs = (self.features(t) for t in (x, content, style))
-        cosines = [F.cosine_similarity(fx[t].flatten(), fc[t].flatten(), dim=0).item() for t in CONTENT_TAPS]
+        ref = self.reference(x)
+        fx = self.features(x)
+        cosines = [F.cosine_similarity(fx[t].flatten(), ref.content[t].flatten(), dim=0).item() for t in CONTENT_TAPS]
         fidelity = min(1.0, float(np.mean(cosines)))  # float rounding can pass 1 for the photo itself
-        sw = np.mean([self.sliced(fx[t], fs[t]) / self.sliced(fc[t], fs[t]) for t in SW_TAPS])
-        grams = np.mean([_gram_distance(fx[t], fs[t]) / _gram_distance(fc[t], fs[t]) for t in GRAM_TAPS])
-        return Scores(float(fidelity), float(sw), float(grams), delta_e(x, content))
+        sw = np.mean([self.sliced(fx[t], ref.style[t]) / ref.photo_sw[t] for t in SW_TAPS])
+        grams = np.mean([_gram_distance(fx[t], ref.style[t]) / ref.photo_gram[t] for t in GRAM_TAPS])
+        return Scores(float(fidelity), float(sw), float(grams), delta_e(x, ref.photo))
+
+    def reference(self, x: Tensor) -> _Reference:
+        """The photo and the painting at `x`'s size: their features, and the photo's own style distances."""
+        h, w = x.shape[-2:]
+        if (h, w) not in self._references:
+            note = f"note: the content photo ({_size(self.content)}) was resized to the image's {_size(x)}"
+            if tuple(self.content.shape[-2:]) != (h, w):
+                self.notes.append(note)
+            photo = quantise(resize_to(self.content, x))
+            fc, fs = self.features(photo), self.features(quantise(load_image(self.style, max(h, w))))
+            self._references[(h, w)] = _Reference(
+                photo, fc, fs, {t: self.sliced(fc[t], fs[t]) for t in SW_TAPS},
+                {t: _gram_distance(fc[t], fs[t]) for t in GRAM_TAPS})
+        return self._references[(h, w)]
 
     def features(self, rgb: Tensor) -> dict[str, Tensor]:
         return features_at(self.net, self.norm.to_model(rgb), {*CONTENT_TAPS, *SW_TAPS, *GRAM_TAPS})
@@ -92,6 +103,15 @@ class Judge:
         va, vb = subsample(feature_vectors(a), MAX_SAMPLES), subsample(feature_vectors(b), MAX_SAMPLES)
         directions = random_directions(va.shape[1], DIRECTIONS, torch.Generator().manual_seed(HELD_OUT_SEED))
         return max(sliced_wasserstein(va, vb, directions).item(), 1e-30)
+
+
+@dataclass(frozen=True)
+class _Reference:
+    photo: Tensor  # the content photo at the scored image's size, 8-bit
+    content: dict[str, Tensor]  # its features
+    style: dict[str, Tensor]  # the painting's features at the same long side
+    photo_sw: dict[str, float]  # the photo's own sliced distance to the painting, per layer
+    photo_gram: dict[str, float]  # and its Gram distance
 
 
 def _gram_distance(a: Tensor, b: Tensor) -> float:

@@ -54,6 +54,8 @@ def load_masks(sources: MaskSources | Tensor, styles: int, size: tuple[int, int]
     """
     names = list(names or [f"style {i + 1}" for i in range(styles)])
     if isinstance(sources, Tensor) and sources.ndim == 4 and sources.shape[1] == 1:
+        if len(sources) != styles:
+            raise ImageLoadError(f"{len(sources)} masks for {styles} styles: give one mask per style")
         return Regions(_checked(_fit(sources.float(), size, []), names))
     items: list[ImageSource] = list(sources) if isinstance(sources, (list, tuple)) else [sources]  # type: ignore[list-item]
     notes: list[str] = []

@@ -119,7 +119,7 @@ def test_a_signal_during_the_solve_saves_the_best_image_and_says_so(tmp_path, si
 
 
 def test_ctrl_c_before_the_solve_is_one_line_and_writes_nothing(tmp_path, monkeypatch, capsys):
-    def interrupted(args):
+    def interrupted(args, job):
         raise KeyboardInterrupt
 
     monkeypatch.setattr(cli, "run", interrupted)

@@ -222,3 +222,8 @@ def test_region_measure_finds_each_painting_in_its_own_half():
     losses = Measure().regions(collage, regions.bands(64, 48, 2), [image_path("starry_night"),
                                                                    image_path("the_scream")])
     assert losses[0, 0] < losses[0, 1] and losses[1, 1] < losses[1, 0]
+
+
+def test_a_mask_tensor_with_the_wrong_number_of_regions_is_refused():
+    with pytest.raises(nt.ImageLoadError, match="3 masks for 2 styles"):
+        regions.load_masks(torch.ones(3, 1, 8, 8), 2, (8, 8))

@@ -16,7 +16,7 @@ def test_cli_library_and_evaluator_give_the_same_solve(tmp_path):
     library = nt.stylize(image_path(CONTENT), image_path(STYLE), cfg, progress=False)
     args = cli.build_parser().parse_args(["--size", "48", "-n", "4", "--coarse-iterations", "3", "--scales", "0.5,1",
                                           "-q", "-o", str(tmp_path / "out.png")])
-    command_line = cli.run(args)
+    command_line = cli.run(args, cli.job_from_args(args))
     app = Evaluator(cfg)
     app.controller.work(app.settings(cfg))  # what Run does, in this thread
     evaluator = app.controller.result
