@@ -14,7 +14,7 @@ from typing import Any, NoReturn
 
 from torch import Tensor
 
-from .config import COLOR_MATCHES, OPTIMIZERS, POOLINGS, WEIGHTS, Config
+from .config import COARSE_CARRIES, COLOR_MATCHES, OPTIMIZERS, POOLINGS, WEIGHTS, Config
 from .data import CONTENT, STYLE, bundled_images, image_path, image_sources, resolve_image
 from . import cost as estimator
 from .errors import NonFiniteLossError, NSTError
@@ -28,7 +28,8 @@ from .style_losses import STYLE_LOSSES, STYLE_WEIGHTS
 DEFAULTS = {f.name: f.default for f in fields(Config)}
 PRESETS: dict[str, Callable[[], Config]] = {"default": Config, "mycaffe": Config.mycaffe}
 # Options whose value goes into the Config field of the same name when given.
-FIELD_OPTIONS = ("size", "style_size", "iterations", "optimizer", "scales", "coarse_iterations", "style_loss",
+FIELD_OPTIONS = ("size", "style_size", "iterations", "optimizer", "scales", "coarse_iterations", "coarse_carry",
+                 "tolerance", "lbfgs_history", "style_loss",
                  "style_weight", "preserve_color", "color_match",
                  "content_weight", "tv_weight", "init", "seed", "pooling", "weights", "device")
 
@@ -99,11 +100,33 @@ def build_parser() -> argparse.ArgumentParser:
             "images by name (see --list-images).", 79),
         epilog=EXIT_STATUSES, formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    d = _default
     p.add_argument("-c", "--content", help=f"content image (default: the bundled {CONTENT})")
     p.add_argument("-s", "--style", nargs="+", help=f"style image(s); several are blended (default: {STYLE})")
     p.add_argument("-o", "--output", default="stylized.png", help="where to write the result, .png or .jpg "
                    "(default: stylized.png)")
+    add_settings(p)
+    p.add_argument("--mask", nargs="+", metavar="IMAGE",
+                   help="give each --style its own region: one greyscale mask per style, in --style order (white: "
+                        "this style), or one label image with one flat colour per style (colours go to styles in "
+                        "the order they first appear, reading rows from the top left)")
+    p.add_argument("--save-every", type=int, default=0, metavar="N",
+                   help="also save the image every N full-size iterations (default: 0, off)")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
+    p.add_argument("--list-images", action="store_true", help="list the bundled images and their licences, then exit")
+    p.add_argument("--estimate", action="store_true",
+                   help="print the predicted peak memory and time, and the largest size that fits in the memory "
+                        "available now, then exit (measures this machine once, about ten seconds, and caches it)")
+    p.add_argument("--force", action="store_true",
+                   help="run even when the estimate says the memory available will not hold it")
+    p.add_argument("--report", action="store_true",
+                   help="at the end, score the written image with numbers the solve did not optimise "
+                        "(see: nst-tutorial score --help)")
+    return p
+
+
+def add_settings(p: argparse.ArgumentParser) -> None:
+    """The options that make a `Config` (`config_from_args`): shared by `nst-tutorial` and its sweep."""
+    d = _default
     p.add_argument("--preset", choices=list(PRESETS), default="default",
                    help="starting settings: ours, or MyCaffe's own arithmetic (see the README); options given "
                         "here override the preset's (default: default)")
@@ -117,6 +140,16 @@ def build_parser() -> argparse.ArgumentParser:
                    help=f"coarse-to-fine stages as fractions of --size, ending with 1 (default: {d('scales')})")
     p.add_argument("--coarse-iterations", type=int,
                    help=f"iterations at each coarse stage (default: {d('coarse_iterations')})")
+    p.add_argument("--coarse-carry", choices=COARSE_CARRIES,
+                   help="how a stage starts from the last: image = its picture resized up; change = the photo at the "
+                        f"new size plus what the last stage changed, resized up (default: {d('coarse_carry')})")
+    p.add_argument("--tolerance", type=float, metavar="F",
+                   help="end a stage once its loss falls by less than this fraction over the last "
+                        f"{DEFAULTS['tolerance_window']} iterations; -n and --coarse-iterations become caps; 0 runs "
+                        f"every iteration (default: {d('tolerance')})")
+    p.add_argument("--lbfgs-history", type=int, metavar="N",
+                   help="curvature pairs L-BFGS keeps: each holds two copies of the image, taken at the start "
+                        f"(default: {d('lbfgs_history')})")
     p.add_argument("--single-scale", action="store_true",
                    help="the seed's plain solve: every iteration at full size, no coarse stages")
     p.add_argument("--style-layers", type=parse_layers, metavar="L[:W],...",
@@ -130,10 +163,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--color-match", choices=COLOR_MATCHES,
                    help=f"for --preserve-color histogram: symmetric (eigen) or cholesky square roots "
                         f"(default: {d('color_match')})")
-    p.add_argument("--mask", nargs="+", metavar="IMAGE",
-                   help="give each --style its own region: one greyscale mask per style, in --style order (white: "
-                        "this style), or one label image with one flat colour per style (colours go to styles in "
-                        "the order they first appear, reading rows from the top left)")
     p.add_argument("--layer-styles", type=parse_layer_styles, metavar="N,...",
                    help="which --style (1, 2, ...) each style layer takes: 1,1,2,2,2 gives conv1_1 and conv2_1 the "
                         "first painting's fine texture, conv3_1..conv5_1 the second's larger structure "
@@ -160,19 +189,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--device", help=f"auto, cpu, cuda, cuda:1 or mps (default: {d('device')})")
     p.add_argument("--direct-conv", action="store_true",
                    help="PyTorch's own convolutions instead of NNPACK's faster ones on the CPU")
-    p.add_argument("--save-every", type=int, default=0, metavar="N",
-                   help="also save the image every N full-size iterations (default: 0, off)")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
-    p.add_argument("--list-images", action="store_true", help="list the bundled images and their licences, then exit")
-    p.add_argument("--estimate", action="store_true",
-                   help="print the predicted peak memory and time, and the largest size that fits in the memory "
-                        "available now, then exit (measures this machine once, about ten seconds, and caches it)")
-    p.add_argument("--force", action="store_true",
-                   help="run even when the estimate says the memory available will not hold it")
-    p.add_argument("--report", action="store_true",
-                   help="at the end, score the written image with numbers the solve did not optimise "
-                        "(see: nst-tutorial score --help)")
-    return p
+    p.add_argument("--low-memory", action="store_true",
+                   help="keep only each VGG block's input and compute its activations again in the backward "
+                        "pass: less memory for large pictures, one more forward pass per iteration")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -187,7 +206,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
     if args.layer_styles:
         changes["style_layer_sources"] = args.layer_styles
     flags = {"no_event_gate": ("event_gate", False), "pre_relu": ("relu_in_place", False),
-             "direct_conv": ("fast_conv", False), "single_scale": ("scales", (1.0,))}
+             "direct_conv": ("fast_conv", False), "single_scale": ("scales", (1.0,)),
+             "low_memory": ("low_memory", True)}
     changes.update(pair for flag, pair in flags.items() if getattr(args, flag))
     return replace(PRESETS[args.preset](), **changes)
 
@@ -286,6 +306,10 @@ def main(argv: list[str] | None = None) -> int:
         from .cli_score import score_main
 
         return score_main(argv[1:])
+    if argv[:1] == ["sweep"]:
+        from .cli_sweep import sweep_main
+
+        return sweep_main(argv[1:])
     args = build_parser().parse_args(argv)
     if args.list_images:
         print(list_images())
@@ -321,7 +345,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"nst-tutorial: {signal.Signals(received[-1]).name}: stopped after {done} iterations ({full} at full "
               f"size); wrote the best image so far to {output}", file=sys.stderr)
         return 128 + received[-1]
-    print(f"wrote {output} after {done} iterations ({full} at full size), "
+    converged = " (the loss had stopped falling: --tolerance)" if result.stages[-1].converged else ""
+    print(f"wrote {output} after {done} iterations ({full} at full size{converged}), "
           f"loss {result.best_loss:.4g}, {time.perf_counter() - start:.1f} s")
     if args.report:
         from .cli_score import score_table

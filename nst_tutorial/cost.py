@@ -35,6 +35,7 @@ from .fastconv import Conv3x3, nnpack_ready
 from .pipeline import deepest_layer, prepare, stage_sizes
 from .vgg import channels, layer_names
 
+CALIBRATION_FORMAT = 2  # bump when what the child measures changes (2: L-BFGS's history taken up front)
 CALIBRATION_SIZES = (128, 256, 512)  # long sides of the measured runs: NNPACK takes one, two, three blocks
 
 
@@ -54,15 +55,16 @@ class Estimate:
 
     peak_mb: float  # peak resident memory of the whole run
     seconds_per_iteration: float  # at full size
-    seconds: float  # the whole run: every stage, its iterations
+    seconds: float  # the whole run: every stage, its iterations (with a tolerance, at most this)
     size: tuple[int, int]  # (H, W) at full size
     stages: tuple[int, ...]  # long side of each stage
+    capped: bool = False  # `seconds` counts every iteration, but a tolerance may end stages sooner
 
     def __str__(self) -> str:
         h, w = self.size
         return (f"{w}x{h} px, stages {', '.join(f'{s} px' for s in self.stages)}: peak memory about "
                 f"{self.peak_mb:,.0f} MB, {self.seconds_per_iteration:.2f} s per full-size iteration, "
-                f"about {duration(self.seconds)} in all")
+                f"{'at most' if self.capped else 'about'} {duration(self.seconds)} in all")
 
 
 # Measured on a 2-core x86-64 machine without a GPU (torch 2.14, 2 threads); used until this
@@ -110,29 +112,40 @@ def saved_bytes(config: Config, height: int, width: int) -> int:
     direct path runs it, and nothing when NNPACK does (its backward needs only the weights),
     so only a convolution right after a pool adds bytes; a style loss three C x C matrices; a
     content loss two copies of its feature map. `tests/test_estimate.py` checks the count
-    against the tensors autograd really saves.
+    against the tensors autograd really saves. With `config.low_memory` the pass keeps each
+    block's input, and one block's own tensors at a time while its backward runs.
     """
     names = layer_names()
-    h, w, total = height, width, 0
+    h, w = height, width
     keeps_input = True  # the image, or a pool's output: kept by no one else
+    per_block, inputs = [0], 3 * h * w * 4
     sizes = {}
     for name in names[: names.index(deepest_layer(config)) + 1]:
         c = channels(name)
         if name.startswith("conv"):
             direct = not _uses_nnpack(config, h, w)
             if direct and keeps_input:
-                total += (3 if name == "conv1_1" else channels(names[names.index(name) - 1])) * h * w * 4
+                per_block[-1] += (3 if name == "conv1_1" else channels(names[names.index(name) - 1])) * h * w * 4
             keeps_input = False
         elif name.startswith("relu"):
-            total += c * h * w * 4
+            per_block[-1] += c * h * w * 4
         else:
             h, w = (-(-h // 2), -(-w // 2)) if config.ceil_mode else (h // 2, w // 2)
-            total += c * h * w * 8
+            per_block[-1] += c * h * w * 8
+            inputs += c * h * w * 4
+            per_block.append(0)
             keeps_input = True
         sizes[name] = (h, w)
-    total += sum(3 * channels(n) ** 2 * 4 for n in config.style_layers)
-    total += sum(2 * channels(n) * sizes[n][0] * sizes[n][1] * 4 for n in config.content_layers)
-    return total
+    for n in config.style_layers:
+        per_block[_block(n)] += 3 * channels(n) ** 2 * 4
+    for n in config.content_layers:
+        per_block[_block(n)] += 2 * channels(n) * sizes[n][0] * sizes[n][1] * 4
+    return inputs + max(per_block) if config.low_memory else sum(per_block)
+
+
+def _block(name: str) -> int:
+    """0 for conv1_x / relu1_x, 1 for conv2_x, ...: how many pools come before the layer."""
+    return int(name[4]) - 1
 
 
 def model_bytes(config: Config, height: int, width: int) -> float:
@@ -155,7 +168,7 @@ def estimate(config: Config, content: ImageSource | int | tuple[int, int] | None
         peak = max(peak, cal.baseline_mb + cal.peak_factor * model_bytes(config, sh, sw) / 2**20)
         per_iteration = seconds_per_iteration(config, sh, sw, cal)
         seconds += per_iteration * (config.iterations if i == len(sizes) - 1 else config.coarse_iterations)
-    return Estimate(peak, per_iteration, seconds, (h, w), tuple(sizes))
+    return Estimate(peak, per_iteration, seconds, (h, w), tuple(sizes), capped=config.tolerance > 0)
 
 
 def seconds_per_iteration(config: Config, height: int, width: int, cal: Calibration) -> float:
@@ -229,8 +242,9 @@ def _calibration_settings(config: Config) -> dict:
 
 def _cache_path(config: Config) -> Path:
     root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nst-tutorial"
-    key = "-".join([platform.machine(), str(os.cpu_count()), torch.__version__.replace("+", "_"),
-                    str(torch.get_num_threads()), *(f"{k}={v}" for k, v in _calibration_settings(config).items())])
+    key = "-".join([f"v{CALIBRATION_FORMAT}", platform.machine(), str(os.cpu_count()),
+                    torch.__version__.replace("+", "_"), str(torch.get_num_threads()),
+                    *(f"{k}={v}" for k, v in _calibration_settings(config).items())])
     return root / f"calibration-{key}.json"
 
 

@@ -213,9 +213,10 @@ class EvaluatorController:
         config = self.view.settings(self.config)
         est = estimator.estimate(config, self.source(self.view.content.value),
                                  estimator.calibrate(config, measure=False))
+        most = "at most " if est.capped else ""
         self.view.estimate.value = (f"about <b>{est.peak_mb:,.0f} MB</b>, "
                                     f"<b>{est.seconds_per_iteration:.2f} s</b> per full-size iteration, "
-                                    f"<b>{estimator.duration(est.seconds)}</b> in all")
+                                    f"{most}<b>{estimator.duration(est.seconds)}</b> in all")
 
     @shows_errors
     def show_painter(self, _change: Any = None) -> None:

@@ -1,53 +1,68 @@
 """Galleries: the same photo solved under several settings, side by side with loss curves and scores.
 
+A gallery is a small sweep (`sweep.sweep`): pass `executor` to run it on a pool or a Dask cluster.
+
 The loss curves show what each solve minimised; the scores (`metrics`) judge the pictures with
 numbers none of them optimised, on two axes: content kept and style arrived.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping
+from concurrent.futures import Executor
 from dataclasses import replace
+from typing import Protocol
 
 from matplotlib.figure import Figure
-from tqdm.auto import tqdm
+from torch import Tensor
 
 from . import plots
 from .config import Config
+from .errors import NSTError
 from .images import ImageSource
-from .metrics import Judge, Scores
-from .pipeline import stylize
-from .solve import SolveResult
+from .metrics import Scores
+from .pipeline import Styles
+from .sweep import Job, JobResult, sweep
 
 Variant = Config | tuple[ImageSource, Config]  # a config, or a (style image, config) pair
 
 
-def run_gallery(content: ImageSource, style: ImageSource, variants: Mapping[str, Variant]) -> dict[str, SolveResult]:
-    """Solve once per variant (with a progress bar over variants); `style` is the default style."""
-    results = {}
-    for label, variant in tqdm(variants.items(), desc="gallery", unit="run"):
-        variant_style, config = _split(variant, style)
-        results[label] = stylize(content, variant_style, config, progress=False)
-    return results
+class Run(Protocol):
+    """What a gallery shows of a solve: a `SolveResult`, or a sweep's `JobResult`."""
+
+    image: Tensor | None
+    iterations: list[int]
+
+    @property
+    def total(self) -> list[float]: ...
 
 
-def score_gallery(content: ImageSource, style: ImageSource, variants: Mapping[str, Variant],
-                  results: Mapping[str, SolveResult]) -> dict[str, Scores]:
-    """Each result scored against the photo and its own painting (`metrics.Judge`), as 8-bit files hold it."""
-    judges: dict[int, Judge] = {}
-    scores = {}
-    for label, result in results.items():
-        variant_style, _ = _split(variants[label], style)
-        judge = judges.setdefault(id(variant_style), Judge(content, variant_style))
-        scores[label] = judge.score(result.image)
-    return scores
+def run_gallery(content: str | os.PathLike[str], style: Styles, variants: Mapping[str, Variant],
+                executor: Executor | None = None, score: bool = True) -> dict[str, JobResult]:
+    """Solve every variant through `sweep.sweep` on `executor` (default: a local process pool),
+    each result scored by `metrics.Judge` when it has one painting. `style` is the default
+    style (several are blended); results come back in the variants' order.
+    """
+    jobs = {label: Job(content, *_split(variant, style), label=label) for label, variant in variants.items()}
+    done = {r.job.label: r for r in sweep(jobs.values(), executor, score=score, progress=True)}
+    failed = [f"{label}: {r.error}" for label, r in done.items() if not r.ok]
+    if failed:
+        raise NSTError("; ".join(failed))
+    return {label: done[label] for label in variants}
 
 
-def _split(variant: Variant, style: ImageSource) -> tuple[ImageSource, Config]:
-    return variant if isinstance(variant, tuple) else (style, variant)
+def scores_of(results: Mapping[str, JobResult]) -> dict[str, Scores]:
+    """The scores the sweep computed, by label (results without one left out)."""
+    return {label: r.scores for label, r in results.items() if r.scores is not None}
 
 
-def plot_gallery(results: Mapping[str, SolveResult], ncols: int = 5, relative: bool = False,
+def _split(variant: Variant, style: Styles) -> tuple[tuple, Config]:
+    style, config = variant if isinstance(variant, tuple) else (style, variant)
+    return (tuple(style) if isinstance(style, (list, tuple)) else (style,)), config
+
+
+def plot_gallery(results: Mapping[str, Run], ncols: int = 5, relative: bool = False,
                  scores: Mapping[str, Scores] | None = None, trade_off: bool = False) -> Figure:
     """Result images in rows of `ncols`, titled by label, and below them each run's total loss.
 
@@ -62,7 +77,8 @@ def plot_gallery(results: Mapping[str, SolveResult], ncols: int = 5, relative: b
     grid = fig.add_gridspec(rows + 1, ncols, height_ratios=[3.2] * rows + [3.0])
     for i, (label, result) in enumerate(results.items()):
         ax = fig.add_subplot(grid[i // ncols, i % ncols])
-        plots.show_images({label: result.image}, axes=[ax])
+        if result.image is not None:
+            plots.show_images({label: result.image}, axes=[ax])
     split = max(1, ncols // 2) if scores else ncols
     ax = fig.add_subplot(grid[rows, :split])
     if scores:
@@ -89,10 +105,9 @@ def content_style_ratios(config: Config, factors: tuple[float, ...] = (0.1, 1.0,
     return {f"content x{f:g}": replace(config, content_weight=config.content_weight * f) for f in factors}
 
 
-def compare(content: ImageSource, style: ImageSource, variants: Mapping[str, Variant], ncols: int = 5,
-            relative: bool = False, trade_off: bool = False) -> Figure:
+def compare(content: str | os.PathLike[str], style: Styles, variants: Mapping[str, Variant], ncols: int = 5,
+            relative: bool = False, trade_off: bool = False, executor: Executor | None = None) -> Figure:
     """Run, score and plot a gallery in one call: the pictures, their loss curves, and where each
-    lies on the two axes (`plot_gallery` with `score_gallery`'s scores)."""
-    results = run_gallery(content, style, variants)
-    return plot_gallery(results, ncols, relative, scores=score_gallery(content, style, variants, results),
-                        trade_off=trade_off)
+    lies on the two axes (`plot_gallery` with the sweep's scores)."""
+    results = run_gallery(content, style, variants, executor)
+    return plot_gallery(results, ncols, relative, scores=scores_of(results), trade_off=trade_off)

@@ -26,7 +26,12 @@ class LBFGS:
 
     def __init__(self, x: Tensor, history: int = 100, lr: float = 1.0) -> None:
         self.x, self.lr = x, lr
-        self.pairs: deque[tuple[Tensor, Tensor, Tensor]] = deque(maxlen=history)  # (s, y, 1 / y.s)
+        # Room for every pair, taken now: a run holds its peak memory from the first iteration,
+        # so a picture too large for the memory fails at once, not after minutes of work.
+        self.s = torch.zeros(history, x.numel(), dtype=x.dtype, device=x.device)  # steps, one per row
+        self.y = torch.zeros_like(self.s)  # gradient changes
+        self.rho: list[Tensor] = [torch.zeros(())] * history  # 1 / y.s of each row
+        self.rows: deque[int] = deque()  # rows in use, oldest first
         self.h_diag: Tensor | float = 1.0  # scale of the initial inverse Hessian, y.s / y.y
         self.last_step: Tensor | None = None  # s of the last iteration, flat
         self.last_grad: Tensor | None = None  # gradient where that step started, flat
@@ -61,17 +66,21 @@ class LBFGS:
         """Keep the pair if it shows positive curvature (y.s > 0); the oldest pair drops out."""
         ys = y.dot(s)
         if ys > 1e-10:
-            self.pairs.append((s, y, 1.0 / ys))
+            row = self.rows.popleft() if len(self.rows) == len(self.s) else len(self.rows)
+            self.s[row].copy_(s)
+            self.y[row].copy_(y)
+            self.rho[row] = 1.0 / ys
+            self.rows.append(row)
             self.h_diag = ys / y.dot(y)
 
     def direction(self, grad: Tensor) -> Tensor:
         """-H grad by the two-loop recursion, H the inverse Hessian the pairs imply; (N,) -> (N,)."""
         q = grad.neg()
         alphas = []
-        for s, y, rho in reversed(self.pairs):
-            alphas.append(s.dot(q) * rho)
-            q.add_(y, alpha=-alphas[-1])  # type: ignore[arg-type]  # a 0-dim tensor, as in torch's LBFGS
+        for i in reversed(self.rows):
+            alphas.append(self.s[i].dot(q) * self.rho[i])
+            q.add_(self.y[i], alpha=-alphas[-1])  # type: ignore[arg-type]  # a 0-dim tensor, as in torch's LBFGS
         r = torch.mul(q, self.h_diag)
-        for (s, y, rho), alpha in zip(self.pairs, reversed(alphas)):
-            r.add_(s, alpha=alpha - y.dot(r) * rho)  # type: ignore[arg-type]
+        for i, alpha in zip(self.rows, reversed(alphas)):
+            r.add_(self.s[i], alpha=alpha - self.y[i].dot(r) * self.rho[i])  # type: ignore[arg-type]
         return r

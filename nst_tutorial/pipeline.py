@@ -237,7 +237,7 @@ def stylize(
     for i, size in enumerate(sizes):
         final = i == len(sizes) - 1
         stage = stage_config(config, size, style_imgs)
-        init = None if result is None else _current(result)
+        init = None if result is None else carry_up(_current(result), full, size, config.coarse_carry)
         model = prepare(full, style_imgs, stage, device, net=net, init=init, masks=regions)
         if result is None:
             result = SolveResult(image=model.rgb())
@@ -257,6 +257,20 @@ def stylize(
             break
     assert result is not None  # stage_sizes always keeps the full-size stage
     return result
+
+
+def carry_up(image: Tensor, photo: Tensor, size: int, how: str = "image") -> Tensor:
+    """Where the stage of long side `size` starts, from the last stage's `image` (1, 3, h, w).
+
+    "image": that image resized up. "change": the photo at the new size plus what the last
+    stage changed in its photo, resized up, so the new stage starts with the photo's full
+    detail and the style's coarse structure.
+    """
+    if how == "image":
+        return image
+    new, old = load_image(photo, size), load_image(photo, max(image.shape[-2:])).to(image.device)
+    change = F.interpolate(image - resize_to(old, image), size=new.shape[-2:], mode="bicubic", align_corners=False)
+    return (new.to(image.device) + change).clamp(0, 1)
 
 
 def _current(result: SolveResult) -> Tensor:

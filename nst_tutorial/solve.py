@@ -26,6 +26,7 @@ class Stage:
     width: int
     start: int  # index into `SolveResult.history` lists of this stage's first iteration
     iterations: int = 0  # iterations run in this stage so far
+    converged: bool = False  # ended by `Config.tolerance` before its iteration cap
     image: Tensor | None = field(default=None, repr=False)  # where the stage stands: (1, 3, height, width)
 
     @property
@@ -86,7 +87,9 @@ def solve(
     """Run `iterations` (default `config.iterations`) optimizer steps on `model.image`.
 
     Returns a `SolveResult`; passing it back as `result` (with the same model) continues where
-    it stopped. `callback(result, current_rgb)` runs after every iteration. A set `stop` event
+    it stopped. With `config.tolerance` > 0 it ends early, as converged, once the total loss has
+    fallen by less than that fraction over the last `config.tolerance_window` iterations of
+    the stage. `callback(result, current_rgb)` runs after every iteration. A set `stop` event
     (or a callable returning True) or Ctrl-C ends the solve early and returns the best image.
     Raises `NonFiniteLossError` (holding the result so far) on a NaN or infinite loss.
     `label` names the progress bar.
@@ -118,7 +121,7 @@ def solve(
     bar = tqdm(total=n, desc=label, unit="it", disable=not progress, leave=False)
     try:
         for _ in range(n):
-            if _stop_requested(stop):
+            if stop_requested(stop):
                 result.stopped = True
                 break
             optimizer.step(closure)  # type: ignore[arg-type]
@@ -131,6 +134,9 @@ def solve(
             bar.set_postfix(_postfix(last), refresh=False)
             if callback is not None:
                 callback(result, model.rgb())
+            if converged(result, config):
+                result.stages[-1].converged = True
+                break
     except KeyboardInterrupt:
         result.stopped = True
     finally:
@@ -138,6 +144,16 @@ def solve(
         result.stages[-1].image = model.rgb()
         bar.close()
     return result
+
+
+def converged(result: SolveResult, config: Config) -> bool:
+    """Whether the current stage's total loss fell by less than `config.tolerance` (a fraction)
+    over its last `config.tolerance_window` iterations."""
+    stage, k = result.stages[-1], config.tolerance_window
+    if config.tolerance <= 0 or stage.iterations <= k:
+        return False
+    before, now = result.total[-k - 1], result.total[-1]
+    return before - now < config.tolerance * abs(now)
 
 
 def _record(result: SolveResult, losses: dict[str, float], t: float) -> None:
@@ -155,7 +171,7 @@ def _postfix(losses: dict[str, float]) -> dict[str, str]:
     return {"loss": f"{losses['total']:.4g}", "style": f"{style:.3g}", "content": f"{content:.3g}"}
 
 
-def _stop_requested(stop: StopFlag) -> bool:
+def stop_requested(stop: StopFlag) -> bool:
     if stop is None:
         return False
     return stop.is_set() if isinstance(stop, threading.Event) else bool(stop())

@@ -137,7 +137,7 @@ def test_help_explains_every_option_once_with_its_default_as_you_type_it():
         words = [w for w in block.split()[1:] if not w.isupper() and not w.startswith(("{", "-", "L[", "S,"))]
         assert len(" ".join(words).split("(default")[0]) > 10, f"no help: {block!r}"
         assert block.count("(default") <= 1 and "default: None" not in block, block
-    assert "(default: 0.25,0.5,1)" in " ".join(text.split()) and "iterations at full size" in text
+    assert "(default: 0.5,1)" in " ".join(text.split()) and "iterations at full size" in text
     assert "EVENT gate (the seed's layer that zeroes the gradient" in " ".join(text.split())
     assert "exit status:" in text and "143" in text
     assert flags  # the loop ran

@@ -43,7 +43,7 @@ FAKE = E.Calibration(baseline_mb=700.0, peak_factor=1.2, seconds_per_gflop=0.01,
 
 
 def test_estimate_follows_the_model_through_the_stages():
-    cfg = nt.Config(size=256, iterations=200, coarse_iterations=60)
+    cfg = nt.Config(size=256, iterations=200, coarse_iterations=60, scales=(0.25, 0.5, 1.0))
     est = E.estimate(cfg, (1024, 768), FAKE)
     assert est.size == (256, 192) and est.stages == (64, 128, 256)
     full = E.model_bytes(cfg, 256, 192) / 2**20
@@ -63,8 +63,14 @@ def test_the_flop_split_follows_where_nnpack_runs():
 
 
 def test_lbfgs_history_is_counted_exactly():
+    from nst_tutorial.lbfgs import LBFGS
+
+    def held(history: int) -> int:  # what the solver really takes for its pairs
+        opt = LBFGS(torch.zeros(1, 3, 64, 48, requires_grad=True), history=history)
+        return opt.s.numel() * opt.s.element_size() + opt.y.numel() * opt.y.element_size()
+
     a, b = nt.Config(lbfgs_history=10), nt.Config(lbfgs_history=110)
-    assert E.model_bytes(b, 64, 48) - E.model_bytes(a, 64, 48) == 2 * 100 * 3 * 64 * 48 * 4
+    assert E.model_bytes(b, 64, 48) - E.model_bytes(a, 64, 48) == held(110) - held(10)
 
 
 def test_largest_size_is_the_last_that_fits():
@@ -94,7 +100,7 @@ def test_estimate_option_prints_the_prediction_and_exits(tmp_path, monkeypatch, 
     monkeypatch.setattr(E, "calibrate", lambda config, cache=None, measure=True: FAKE)
     assert cli.main(["--estimate", "--size", "512", "-o", str(tmp_path / "o.png")]) == 0
     out = capsys.readouterr().out
-    assert "384x512 px, stages 128 px, 256 px, 512 px: peak memory about" in out
+    assert "384x512 px, stages 256 px, 512 px: peak memory about" in out
     assert "largest size that fits" in out and list(tmp_path.iterdir()) == []
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import threading
+from dataclasses import replace
 
 import pytest
 import torch
@@ -20,7 +21,7 @@ def style_total(result: nt.SolveResult, i: int) -> float:
 
 
 def test_lbfgs_paints_the_style_end_to_end():
-    cfg = nt.Config(size=64, iterations=100)
+    cfg = nt.Config(size=64, iterations=100, tolerance=0.0)
     model = make_model(cfg)
     content = model.rgb()
     result = nt.solve(model, cfg, progress=False)
@@ -149,3 +150,41 @@ def test_unknown_layer_is_named():
 def test_image_too_small_for_the_deepest_layer():
     with pytest.raises(nt.ImageTooSmallError, match="at least 16"):
         nt.prepare(torch.rand(1, 3, 10, 40), image_path("starry_night"), nt.Config(size=40))
+
+
+def test_tolerance_ends_a_stage_when_the_loss_stops_falling(tiny_net):
+    cfg = nt.Config(size=48, iterations=300, scales=(1.0,), tolerance=0.01, tolerance_window=5, device="cpu")
+    model = nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg, net=tiny_net)
+    result = nt.solve(model, cfg, progress=False)
+    total, n = result.total, len(result.total)
+    assert n < 300 and result.stages[-1].converged and not result.stopped
+
+    def flat(i: int) -> bool:  # the rule written out: fell by less than 1% over the 5 before iteration i
+        return total[i - 5] - total[i] < 0.01 * abs(total[i])
+
+    assert flat(n - 1) and not any(flat(i) for i in range(5, n - 1))
+    plain = nt.solve(nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg, net=tiny_net),
+                     replace(cfg, tolerance=0.0, iterations=n + 5), progress=False)
+    assert len(plain.total) == n + 5 and not plain.stages[-1].converged
+
+
+def test_low_memory_recomputes_blocks_with_the_same_loss_and_gradient(tiny_net):
+    cfg = nt.Config(size=48, scales=(1.0,), device="cpu")
+    grads, kept = [], []
+    for low in (False, True):
+        model = nt.prepare(image_path("u_street_metro"), image_path("starry_night"), replace(cfg, low_memory=low),
+                           net=tiny_net)
+        saved: list[int] = []  # bytes autograd keeps outside any recomputed block
+
+        def pack(t: torch.Tensor, saved: list[int] = saved) -> torch.Tensor:
+            saved.append(t.numel() * t.element_size())
+            return t
+
+        with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+            total = model()
+        total.backward()
+        grads.append((total.item(), {k: v.item() for k, v in model.losses().items()}, model.image.grad))
+        kept.append(sum(saved))
+    assert kept[1] < 0.15 * kept[0]  # the blocks' activations were not kept
+    assert grads[0][0] == grads[1][0] and grads[0][1] == grads[1][1]
+    assert torch.allclose(grads[0][2], grads[1][2], rtol=1e-6, atol=1e-6 * grads[0][2].abs().max().item())

@@ -73,7 +73,7 @@ def wait_for(predicate, timeout: float) -> bool:
 
 
 def test_evaluator_run_stop_save(tmp_path):
-    app = Evaluator(nt.Config(size=48, iterations=1000, scales=(1.0,)))
+    app = Evaluator(nt.Config(size=48, iterations=1000, scales=(1.0,), tolerance=0.0))  # runs until Stop
     control = app.controller
     app.run_button.click()
     assert control.running and app.stop_button.disabled is False and app.run_button.disabled is True
@@ -93,7 +93,7 @@ def test_evaluator_run_stop_save(tmp_path):
 
 
 def test_evaluator_stop_in_a_coarse_stage_keeps_a_full_size_image():
-    app = Evaluator(nt.Config(size=64, iterations=5, coarse_iterations=1000, scales=(0.5, 1.0)))
+    app = Evaluator(nt.Config(size=64, iterations=5, coarse_iterations=1000, scales=(0.5, 1.0), tolerance=0.0))
     control = app.controller
     app.run_button.click()
     assert wait_for(lambda: control.result is not None and len(control.result.total) >= 2, 60), app.messages.value
@@ -185,7 +185,7 @@ def test_plot_helpers_return_what_they_drew():
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert sum(t.startswith("GRAM") for t in texts) == 5 and sum(t == "EVENT" for t in texts) == 6
     assert any(t.startswith("PARAMETER input1") for t in texts) and not any(t.startswith("SCALAR") for t in texts)
-    assert "EUCLIDEAN_LOSS\nx0.2" in texts  # the content loss's weight
+    assert "EUCLIDEAN_LOSS\nx0.25" in texts  # the content loss's weight
     # MyCaffe's content branch: SCALAR, then EVENT, left to right on the conv4_2 row
     boxes = [(t.get_text(), *t.get_position()) for t in plots.draw_augmented_model(nt.Config.mycaffe()).axes[0].texts]
     (x_scalar, row), = [(x, y) for text, x, y in boxes if text == "SCALAR\nx0.0001"]
