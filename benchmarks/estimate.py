@@ -20,8 +20,8 @@ CHILD = """
 import json, sys, time
 import nst_tutorial as nt
 from nst_tutorial.data import CONTENT, STYLE, image_path
-size = int(sys.argv[1])
-cfg = nt.Config(size=size, scales=(1.0,), iterations=4)
+size, low = int(sys.argv[1]), sys.argv[2] == "low"
+cfg = nt.Config(size=size, scales=(1.0,), iterations=4, low_memory=low)
 result = nt.stylize(image_path(CONTENT), image_path(STYLE), cfg, progress=False)
 with open("/proc/self/status") as f:
     peak = next(int(line.split()[1]) for line in f if line.startswith("VmHWM:")) / 1024
@@ -35,12 +35,15 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="128,256,512,768,1024")
     p.add_argument("--plot", default="estimate_accuracy.png")
     p.add_argument("--json", default="estimate_accuracy.json")
+    p.add_argument("--low-memory", action="store_true", help="with Config.low_memory (block recomputation)")
     args = p.parse_args(argv)
     calibration = E.calibrate(nt.Config())
     rows = []
     for size in map(int, args.sizes.split(",")):
-        predicted = E.estimate(nt.Config(size=size, scales=(1.0,), iterations=4), calibration=calibration)
-        proc = subprocess.run([sys.executable, "-c", CHILD, str(size)], capture_output=True, text=True, check=True)
+        config = nt.Config(size=size, scales=(1.0,), iterations=4, low_memory=args.low_memory)
+        predicted = E.estimate(config, calibration=calibration)
+        proc = subprocess.run([sys.executable, "-c", CHILD, str(size), "low" if args.low_memory else "plain"],
+                              capture_output=True, text=True, check=True)
         measured = json.loads(proc.stdout.strip().splitlines()[-1])
         rows.append({"size": size, "pixels": predicted.size[0] * predicted.size[1],
                      "peak_mb": [predicted.peak_mb, measured["peak_mb"]],

@@ -191,7 +191,8 @@ def add_settings(p: argparse.ArgumentParser) -> None:
                    help="PyTorch's own convolutions instead of NNPACK's faster ones on the CPU")
     p.add_argument("--low-memory", action="store_true",
                    help="keep only each VGG block's input and compute its activations again in the backward "
-                        "pass: less memory for large pictures, one more forward pass per iteration")
+                        "pass; measured here it did not lower the peak at 256-1024 px and took 1.5x the time "
+                        "(see benchmarks/RESULTS.md)")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:

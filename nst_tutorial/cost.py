@@ -172,9 +172,11 @@ def estimate(config: Config, content: ImageSource | int | tuple[int, int] | None
 
 
 def seconds_per_iteration(config: Config, height: int, width: int, cal: Calibration) -> float:
-    """Forward and backward (twice the forward FLOPs) at each path's measured rate."""
+    """Forward and backward (twice the forward FLOPs) at each path's measured rate; with
+    `config.low_memory` the backward pass runs each block forward again (three times)."""
     direct, fast = flop_split(config, height, width)
-    return 2 * (direct * cal.seconds_per_gflop + fast * cal.seconds_per_gflop_fast) / 1e9
+    passes = 3 if config.low_memory else 2
+    return passes * (direct * cal.seconds_per_gflop + fast * cal.seconds_per_gflop_fast) / 1e9
 
 
 def largest_size(config: Config, content: ImageSource | int | tuple[int, int], available_mb: float,
