@@ -270,8 +270,7 @@ def run_job(payload: _Payload) -> _Outcome:
     image = (result.image[0].clamp(0, 1).permute(1, 2, 0) * 255).round().to(torch.uint8).cpu().numpy()
     scores = None
     if payload.score and len(payload.styles) == 1:
-        judge_net = _network("caffe", "max", True, False, "cpu")
-        scores = Judge(payload.content, payload.styles[0], net=judge_net).score(image)
+        scores = _judge(payload.content, payload.styles[0]).score(image)
     return _Outcome(image, result.history, result.iterations, seconds, scores, os.getpid(), built)
 
 
@@ -293,6 +292,12 @@ def _reuse_freed_memory() -> None:
     m_trim_threshold, m_mmap_threshold = -1, -3  # from glibc's malloc.h
     libc.mallopt(m_mmap_threshold, 32 * 2**20)
     libc.mallopt(m_trim_threshold, 64 * 2**20)
+
+
+@functools.lru_cache(maxsize=8)
+def _judge(content: bytes, style: bytes) -> Judge:
+    """One Judge per photo and painting in this worker: a gallery's jobs share its references."""
+    return Judge(content, style, net=_network("caffe", "max", True, False, "cpu"))
 
 
 @functools.lru_cache(maxsize=4)

@@ -50,7 +50,7 @@ def table(results: Sequence[JobResult]) -> list[dict]:
     rows = []
     for r in results:
         losses = r.losses
-        row = {"content": r.job.pair.split(" / ")[0], "styles": "+".join(stem(s) for s in r.job.styles),
+        row = {"content": stem(r.job.content), "styles": "+".join(stem(s) for s in r.job.styles),
                "settings": r.job.label, **{name: _cell(getattr(r.job.config, name)) for name in varying},
                "image": r.path.name if r.path else "", "error": r.error or "", "resumed": r.resumed,
                "iterations": len(r.iterations), "seconds": round(r.seconds, 2),
