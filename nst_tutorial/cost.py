@@ -112,13 +112,12 @@ def saved_bytes(config: Config, height: int, width: int) -> int:
     direct path runs it, and nothing when NNPACK does (its backward needs only the weights),
     so only a convolution right after a pool adds bytes; a style loss three C x C matrices; a
     content loss two copies of its feature map. `tests/test_estimate.py` checks the count
-    against the tensors autograd really saves. With `config.low_memory` the pass keeps each
-    block's input, and one block's own tensors at a time while its backward runs.
+    against the tensors autograd really saves.
     """
     names = layer_names()
     h, w = height, width
     keeps_input = True  # the image, or a pool's output: kept by no one else
-    per_block, inputs = [0], 3 * h * w * 4
+    per_block = [0]
     sizes = {}
     for name in names[: names.index(deepest_layer(config)) + 1]:
         c = channels(name)
@@ -132,7 +131,6 @@ def saved_bytes(config: Config, height: int, width: int) -> int:
         else:
             h, w = (-(-h // 2), -(-w // 2)) if config.ceil_mode else (h // 2, w // 2)
             per_block[-1] += c * h * w * 8
-            inputs += c * h * w * 4
             per_block.append(0)
             keeps_input = True
         sizes[name] = (h, w)
@@ -140,7 +138,7 @@ def saved_bytes(config: Config, height: int, width: int) -> int:
         per_block[_block(n)] += 3 * channels(n) ** 2 * 4
     for n in config.content_layers:
         per_block[_block(n)] += 2 * channels(n) * sizes[n][0] * sizes[n][1] * 4
-    return inputs + max(per_block) if config.low_memory else sum(per_block)
+    return sum(per_block)
 
 
 def _block(name: str) -> int:
@@ -149,9 +147,11 @@ def _block(name: str) -> int:
 
 
 def model_bytes(config: Config, height: int, width: int) -> float:
-    """The model's memory count above the baseline: saved tensors, L-BFGS history, image buffers."""
+    """The model's memory count above the baseline: saved tensors, L-BFGS history (bfloat16 with
+    `config.low_memory`), image buffers."""
     numbers = 3 * height * width
-    history = 2 * config.lbfgs_history * numbers * 4 if config.optimizer == "lbfgs" else 2 * numbers * 4
+    pair_bytes = 2 * numbers * (2 if config.low_memory else 4)
+    history = config.lbfgs_history * pair_bytes if config.optimizer == "lbfgs" else 2 * numbers * 4
     return saved_bytes(config, height, width) + history + 8 * numbers * 4
 
 
@@ -172,11 +172,9 @@ def estimate(config: Config, content: ImageSource | int | tuple[int, int] | None
 
 
 def seconds_per_iteration(config: Config, height: int, width: int, cal: Calibration) -> float:
-    """Forward and backward (twice the forward FLOPs) at each path's measured rate; with
-    `config.low_memory` the backward pass runs each block forward again (three times)."""
+    """Forward and backward (twice the forward FLOPs) at each path's measured rate."""
     direct, fast = flop_split(config, height, width)
-    passes = 3 if config.low_memory else 2
-    return passes * (direct * cal.seconds_per_gflop + fast * cal.seconds_per_gflop_fast) / 1e9
+    return 2 * (direct * cal.seconds_per_gflop + fast * cal.seconds_per_gflop_fast) / 1e9
 
 
 def largest_size(config: Config, content: ImageSource | int | tuple[int, int], available_mb: float,

@@ -24,11 +24,13 @@ TOLERANCE_CHANGE = 1e-9  # no step along a direction that is not downhill by at 
 class LBFGS:
     """L-BFGS with fixed unit steps on one tensor `x` (the image), which must require grad."""
 
-    def __init__(self, x: Tensor, history: int = 100, lr: float = 1.0) -> None:
+    def __init__(self, x: Tensor, history: int = 100, lr: float = 1.0, dtype: torch.dtype | None = None) -> None:
+        """`dtype` stores the pairs (default: `x`'s); bfloat16 halves their memory, and the
+        pairs' products are then taken from the rounded values, so each pair stays consistent."""
         self.x, self.lr = x, lr
         # Room for every pair, taken now: a run holds its peak memory from the first iteration,
         # so a picture too large for the memory fails at once, not after minutes of work.
-        self.s = torch.zeros(history, x.numel(), dtype=x.dtype, device=x.device)  # steps, one per row
+        self.s = torch.zeros(history, x.numel(), dtype=dtype or x.dtype, device=x.device)  # steps, one per row
         self.y = torch.zeros_like(self.s)  # gradient changes
         self.rho: list[Tensor] = [torch.zeros(())] * history  # 1 / y.s of each row
         self.rows: deque[int] = deque()  # rows in use, oldest first
@@ -64,6 +66,7 @@ class LBFGS:
 
     def remember(self, s: Tensor, y: Tensor) -> None:
         """Keep the pair if it shows positive curvature (y.s > 0); the oldest pair drops out."""
+        s, y = self.stored(s), self.stored(y)
         ys = y.dot(s)
         if ys > 1e-10:
             row = self.rows.popleft() if len(self.rows) == len(self.s) else len(self.rows)
@@ -73,14 +76,19 @@ class LBFGS:
             self.rows.append(row)
             self.h_diag = ys / y.dot(y)
 
+    def stored(self, v: Tensor) -> Tensor:
+        """`v` as the history holds it, in `x`'s dtype: rounded when the history is narrower (N,)."""
+        return v.to(self.s.dtype).to(v.dtype)
+
     def direction(self, grad: Tensor) -> Tensor:
         """-H grad by the two-loop recursion, H the inverse Hessian the pairs imply; (N,) -> (N,)."""
         q = grad.neg()
+        s, y = (lambda i: self.s[i].to(q.dtype)), (lambda i: self.y[i].to(q.dtype))  # no copy when dtypes agree
         alphas = []
         for i in reversed(self.rows):
-            alphas.append(self.s[i].dot(q) * self.rho[i])
-            q.add_(self.y[i], alpha=-alphas[-1])  # type: ignore[arg-type]  # a 0-dim tensor, as in torch's LBFGS
+            alphas.append(s(i).dot(q) * self.rho[i])
+            q.add_(y(i), alpha=-alphas[-1])  # type: ignore[arg-type]  # a 0-dim tensor, as in torch's LBFGS
         r = torch.mul(q, self.h_diag)
         for i, alpha in zip(self.rows, reversed(alphas)):
-            r.add_(self.s[i], alpha=alpha - self.y[i].dot(r) * self.rho[i])  # type: ignore[arg-type]
+            r.add_(s(i), alpha=alpha - y(i).dot(r) * self.rho[i])  # type: ignore[arg-type]
         return r

@@ -24,6 +24,7 @@ from .images import ImageSource, check_size, load_image
 from .regions import MaskSources, load_masks
 from .solve import Callback, SolveResult, StopFlag, solve
 from .targets import capture_content_targets, capture_style_targets
+from .fastconv import use_strips
 from .vgg import Normalizer, build_vgg19, layer_names, tap
 
 Styles = ImageSource | Sequence[ImageSource]
@@ -124,6 +125,7 @@ def prepare(content: ImageSource, styles: Styles, config: Config | None = None,
     photo = content_img
     content_img, style_imgs, start = _colour_inputs(config, content_img, style_imgs, start)
     net = net if net is not None else network(config, device)
+    use_strips(net, config.low_memory)  # before the targets: their full-size pass would grow NNPACK's workspace
     norm = Normalizer(config.weights)
     if masks is not None:
         masks = F.interpolate(masks.to(device), size=content_img.shape[-2:], mode="area")

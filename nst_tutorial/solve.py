@@ -70,7 +70,7 @@ def make_optimizer(model: AugmentedModel, config: Config) -> LBFGS | torch.optim
         return torch.optim.Adam([model.image], lr=config.adam_lr)
     # One iteration per step() call keeps progress, stop and history per iteration;
     # the optimizer keeps L-BFGS's curvature memory between calls.
-    return LBFGS(model.image, history=config.lbfgs_history)
+    return LBFGS(model.image, history=config.lbfgs_history, dtype=torch.bfloat16 if config.low_memory else None)
 
 
 def solve(

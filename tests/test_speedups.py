@@ -14,6 +14,7 @@ import nst_tutorial as nt
 from nst_tutorial.data import image_path
 from nst_tutorial.fastconv import Conv3x3, nnpack_ready
 from nst_tutorial.lbfgs import LBFGS
+from nst_tutorial.solve import make_optimizer
 
 
 def conv_and_reference(c_in: int, c_out: int, h: int, w: int, **kwargs) -> tuple[Conv3x3, torch.Tensor]:
@@ -36,6 +37,62 @@ def test_nnpack_conv_and_its_input_gradient_match_conv2d():
     out.backward(upstream)
     ref.backward(upstream)
     torch.testing.assert_close(x_fast.grad, x_ref.grad, rtol=0, atol=1e-4 * x_ref.grad.abs().max().item())
+
+
+def test_strips_give_one_calls_convolution_with_smaller_calls(monkeypatch):
+    calls: list[int] = []  # output positions of each NNPACK call
+    nnpack = torch._nnpack_spatial_convolution
+
+    def counted(x, weight, bias, padding):
+        out = nnpack(x, weight, bias, padding)
+        calls.append(out.shape[-2] * out.shape[-1])
+        return out
+
+    monkeypatch.setattr(torch, "_nnpack_spatial_convolution", counted)
+    monkeypatch.setattr(Conv3x3, "strip_positions", 40 * 90)
+    conv, x = conv_and_reference(16, 24, 150, 90)  # strips of 42, 42, 42 and 24 rows
+    conv.strips = True
+    x_fast, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
+    out = conv(x_fast)
+    ref = F.conv2d(x_ref, conv.weight, conv.bias, padding=1)
+    torch.testing.assert_close(out, ref, rtol=0, atol=1e-4 * ref.abs().max().item())
+    upstream = torch.randn_like(ref)
+    out.backward(upstream)
+    ref.backward(upstream)
+    torch.testing.assert_close(x_fast.grad, x_ref.grad, rtol=0, atol=1e-4 * x_ref.grad.abs().max().item())
+    assert calls == [42 * 90] * 3 + [24 * 90] + [42 * 90] * 3 + [24 * 90]  # forward, then the input's gradient
+
+
+def test_low_memory_gives_the_default_loss_and_gradient(monkeypatch):
+    monkeypatch.setattr(Conv3x3, "strip_positions", 64 * 64)  # 160x120: block 1 in 5 strips, block 2 in 2
+    results = []
+    for low in (False, True):
+        cfg = nt.Config(size=160, low_memory=low, device="cpu")
+        model = nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg)
+        assert all(m.strips == low for m in model.modules() if isinstance(m, Conv3x3))
+        loss = model()
+        loss.backward()
+        results.append((loss.item(), model.image.grad, make_optimizer(model, cfg)))
+    (loss, grad, plain), (low_loss, low_grad, low_opt) = results
+    assert low_loss == pytest.approx(loss, rel=1e-5)
+    assert (low_grad - grad).norm() <= 2e-3 * grad.norm()  # NNPACK's rounding, as in the test above
+    assert plain.s.dtype == torch.float32 and low_opt.s.dtype == torch.bfloat16  # half the history's bytes
+
+
+def test_lbfgs_with_a_bfloat16_history_still_solves_a_quadratic():
+    g = torch.Generator().manual_seed(1)
+    a = torch.randn(60, 60, generator=g)
+    a = a @ a.T / 60 + 0.5 * torch.eye(60)
+    b = torch.randn(60, generator=g)
+    solution = torch.linalg.solve(a, b)  # the minimiser of x.A.x / 2 - b.x
+
+    def error_after(dtype: torch.dtype, steps: int) -> float:
+        x = torch.zeros(60, requires_grad=True)
+        run_optimizer(lambda x: LBFGS(x, history=8, dtype=dtype), x, lambda: 0.5 * x @ a @ x - b @ x, steps)
+        return ((x.detach() - solution).norm() / solution.norm()).item()
+
+    assert error_after(torch.bfloat16, 40) < 1e-3  # the rounded pairs still carry the curvature
+    assert error_after(torch.bfloat16, 40) < 0.01 * error_after(torch.bfloat16, 5)
 
 
 @pytest.mark.parametrize("case", ["small map", "learning weights", "float64", "fast off"])
