@@ -35,7 +35,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--sizes", default="128,256,512,768,1024")
     p.add_argument("--plot", default="estimate_accuracy.png")
     p.add_argument("--json", default="estimate_accuracy.json")
-    p.add_argument("--low-memory", action="store_true", help="with Config.low_memory (block recomputation)")
+    p.add_argument("--low-memory", action="store_true",
+                   help="with Config.low_memory (NNPACK in strips, bfloat16 L-BFGS pairs)")
     args = p.parse_args(argv)
     calibration = E.calibrate(nt.Config())
     rows = []

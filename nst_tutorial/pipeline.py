@@ -20,11 +20,11 @@ from .augment import AugmentedModel, augment
 from .colour import grey, luminance, match_histogram, match_luminance
 from .config import Config
 from .errors import ConfigError, NonFiniteLossError
+from .fastconv import use_strips
 from .images import ImageSource, check_size, load_image
 from .regions import MaskSources, load_masks
 from .solve import Callback, SolveResult, StopFlag, solve
 from .targets import capture_content_targets, capture_style_targets
-from .fastconv import use_strips
 from .vgg import Normalizer, build_vgg19, layer_names, tap
 
 Styles = ImageSource | Sequence[ImageSource]
