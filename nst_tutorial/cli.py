@@ -352,7 +352,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         from .cli_score import score_table
 
-        judge = Judge(job.content, job.styles[0])
+        judge = Judge(job.content, job.styles[0], strips=job.config.low_memory)
         print(score_table({str(args.output): judge.score(output)}))
     return 0
 

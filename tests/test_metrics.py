@@ -81,3 +81,24 @@ def test_report_on_a_normal_run_scores_the_written_file(tmp_path):
     assert proc.returncode == 0, proc.stderr
     table = proc.stdout.strip().splitlines()
     assert table[-2].startswith("image") and "content fidelity" in table[-2] and table[-1].startswith("out.png")
+
+
+def test_a_judge_in_strips_scores_as_one_in_whole_maps_and_low_memory_reports_use_it(monkeypatch, tmp_path):
+    from nst_tutorial import cli
+    from nst_tutorial.fastconv import Conv3x3
+
+    photo, painting = nt.load_image(image_path("u_street_metro"), 320), nt.load_image(image_path("starry_night"), 320)
+    whole, strips = Judge(photo, painting), Judge(photo, painting, strips=True)
+    convs = [m for m in strips.net.modules() if isinstance(m, Conv3x3)]
+    assert convs and all(m.strips for m in convs)
+    assert convs[1].strip_rows(*photo.shape[-2:]) < photo.shape[-2]  # 320x240 at conv1_2: more than one strip
+    image = torch.rand(1, 3, *photo.shape[-2:], generator=torch.Generator().manual_seed(0))
+    a, b = whole.score(image), strips.score(image)
+    for key in ("content_fidelity", "style_sw", "style_gram"):
+        assert getattr(b, key) == pytest.approx(getattr(a, key), rel=1e-4)
+    made = []
+    monkeypatch.setattr(cli, "Judge", lambda *args, **kw: made.append(kw) or Judge(*args, **kw))
+    monkeypatch.chdir(tmp_path)
+    assert cli.main(["--size", "40", "-n", "1", "--coarse-iterations", "1", "-q", "--report", "--low-memory",
+                     "-o", "out.png"]) == 0
+    assert made == [{"strips": True}]
