@@ -145,8 +145,9 @@ def add_settings(p: argparse.ArgumentParser) -> None:
                         f"new size plus what the last stage changed, resized up (default: {d('coarse_carry')})")
     p.add_argument("--tolerance", type=float, metavar="F",
                    help="end a stage once its loss falls by less than this fraction over the last "
-                        f"{DEFAULTS['tolerance_window']} iterations; -n and --coarse-iterations become caps; 0 runs "
-                        f"every iteration (default: {d('tolerance')})")
+                        f"{DEFAULTS['tolerance_window']} iterations (a coarse stage: this times its share of the "
+                        "pixels, as its iterations cost that much less); -n and --coarse-iterations become caps; "
+                        f"0 runs every iteration (default: {d('tolerance')})")
     p.add_argument("--lbfgs-history", type=int, metavar="N",
                    help="curvature pairs L-BFGS keeps: each holds two copies of the image, taken at the start "
                         f"(default: {d('lbfgs_history')})")
@@ -284,7 +285,7 @@ def run(args: argparse.Namespace, job: Job) -> SolveResult:
     plan = ", ".join([f"{config.coarse_iterations} at {s} px" for s in sizes[:-1]] +
                      [f"{config.iterations} at {sizes[-1]} px"])
     _say(args, f"stylizing {content_path} with {', '.join(map(str, style_paths))} on {device}: "
-               f"{config.optimizer} iterations, {plan}")
+               f"{config.optimizer} iterations, {'at most ' if config.tolerance > 0 else ''}{plan}")
     callback = snapshot_saver(output, args.save_every, content.shape) if args.save_every > 0 else None
     try:
         result = stylize(content, styles, config, callback=callback, progress=not args.quiet,

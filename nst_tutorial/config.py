@@ -37,7 +37,7 @@ class Config:
     # Step 2: the content layer and its weight.
     content_layers: tuple[str, ...] = ("conv4_2",)  # matched to the photo's features: what is where
     content_layer_weights: tuple[float, ...] = (1.0,)  # one per content layer
-    content_weight: float = 0.25  # weight of the content term; 0.25 keeps the photo's structure at 256 px
+    content_weight: float = 0.35  # weight of the content term; 0.35 keeps the photo's structure at 256 px
     content_scale: float | None = None  # MyCaffe's SCALAR: features, target times this; gradient unscaled
     euclidean: str = "mean"  # "mean": mean of squares; "caffe": Caffe's EUCLIDEAN_LOSS, sum of squares / (2 * batch)
     tv_weight: float = 0.0  # total variation; smooths high-frequency noise when > 0
@@ -55,10 +55,10 @@ class Config:
     style_resize: str = "long_side"  # "long_side": keep its aspect; "content": stretch to the content's (MyCaffe)
     iterations: int = 200  # the seed's "around 200" forward/backward iterations (at full size)
     scales: tuple[float, ...] = (0.5, 1.0)  # coarse-to-fine stages, fractions of `size`; (1.0,): plain
-    coarse_iterations: int = 40  # iterations at each stage before the full-size one (a cap, with tolerance)
+    coarse_iterations: int = 160  # iterations at each stage before the full-size one (a cap, with tolerance)
     coarse_carry: str = "change"  # a stage starts from the photo plus the last one's change, or from its "image"
-    tolerance: float = 0.01  # end a stage once its loss falls by less than this fraction over tolerance_window
-    tolerance_window: int = 10  # iterations over which `tolerance` compares the loss
+    tolerance: float = 0.015  # end a stage once its loss falls by less than this fraction over tolerance_window
+    tolerance_window: int = 5  # iterations over which `tolerance` compares the loss (coarse stages: see stage_config)
     optimizer: str = "lbfgs"  # "lbfgs" (Gatys et al.) or "adam"
     lbfgs_history: int = 50  # curvature pairs L-BFGS remembers (2 image copies each, taken at the start)
     adam_lr: float = 5.0  # step size in 0-255 pixel units

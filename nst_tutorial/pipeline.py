@@ -182,13 +182,19 @@ def stage_sizes(config: Config, aspect: float = 1.0) -> list[int]:
 
 def stage_config(config: Config, size: int, styles: Sequence[Tensor]) -> Config:
     """`config` for one stage of long side `size`: the styles shrink in proportion, but never
-    below what the deepest layer needs (nor above their full-size long side)."""
+    below what the deepest layer needs (nor above their full-size long side).
+
+    A coarse stage's `tolerance` shrinks with its share of the full size's pixels: its
+    iterations cost that share of a full-size one, so it is worth running until its loss
+    falls that much more slowly (half the side: a quarter of the tolerance).
+    """
     if size == config.size:
         return config
     full = config.style_size or config.size
     aspect = max(max(s.shape[-2:]) / min(s.shape[-2:]) for s in styles)
     smallest = max(16, math.ceil(min_side(config) * aspect))
-    return replace(config, size=size, style_size=min(full, max(round(full * size / config.size), smallest)))
+    return replace(config, size=size, style_size=min(full, max(round(full * size / config.size), smallest)),
+                   tolerance=config.tolerance * (size / config.size) ** 2)
 
 
 def load_inputs(content: ImageSource, styles: Styles, config: Config) -> tuple[Tensor, list[Tensor]]:

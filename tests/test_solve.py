@@ -166,3 +166,22 @@ def test_tolerance_ends_a_stage_when_the_loss_stops_falling(tiny_net):
     plain = nt.solve(nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg, net=tiny_net),
                      replace(cfg, tolerance=0.0, iterations=n + 5), progress=False)
     assert len(plain.total) == n + 5 and not plain.stages[-1].converged
+
+
+def test_a_coarse_stage_runs_to_its_tolerance_shrunk_by_its_pixel_share(tiny_net):
+    """Half the side costs a quarter per iteration, so the 24 px stage of a 48 px run ends by a
+    quarter of the tolerance; the full-size stage by the tolerance itself."""
+    cfg = nt.Config(size=48, iterations=300, coarse_iterations=300, scales=(0.5, 1.0), tolerance=0.04,
+                    tolerance_window=5, device="cpu")
+    result = nt.stylize(image_path("u_street_metro"), image_path("starry_night"), cfg, net=tiny_net, progress=False)
+    coarse, full = result.stages
+    assert coarse.converged and full.converged and coarse.iterations < 300 and full.iterations < 300
+
+    def first_flat(total: list[float], tolerance: float) -> int:  # iterations until the rule first holds
+        held = (i + 1 for i in range(5, len(total)) if total[i - 5] - total[i] < tolerance * abs(total[i]))
+        return next(held, len(total) + 1)
+
+    coarse_total = result.total[coarse.start:coarse.start + coarse.iterations]
+    assert coarse.iterations == first_flat(coarse_total, 0.04 * (24 / 48) ** 2)
+    assert first_flat(coarse_total, 0.04) < coarse.iterations  # the unshrunk rule would have ended it sooner
+    assert full.iterations == first_flat(result.total[full.start:], 0.04)

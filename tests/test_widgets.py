@@ -185,7 +185,7 @@ def test_plot_helpers_return_what_they_drew():
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert sum(t.startswith("GRAM") for t in texts) == 5 and sum(t == "EVENT" for t in texts) == 6
     assert any(t.startswith("PARAMETER input1") for t in texts) and not any(t.startswith("SCALAR") for t in texts)
-    assert "EUCLIDEAN_LOSS\nx0.25" in texts  # the content loss's weight
+    assert f"EUCLIDEAN_LOSS\nx{nt.Config().content_weight:g}" in texts  # the content loss's weight
     # MyCaffe's content branch: SCALAR, then EVENT, left to right on the conv4_2 row
     boxes = [(t.get_text(), *t.get_position()) for t in plots.draw_augmented_model(nt.Config.mycaffe()).axes[0].texts]
     (x_scalar, row), = [(x, y) for text, x, y in boxes if text == "SCALAR\nx0.0001"]
