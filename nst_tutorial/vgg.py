@@ -95,8 +95,8 @@ def load_weights(weights: str, convs: Iterable[str] | None = None) -> dict[str, 
     if weights == "caffe":
         return load_caffe_weights(convs)
     if weights == "torchvision":
-        state = _torchvision_weights()
-        return state if convs is None else {k: v for k, v in state.items() if k.split(".")[0] in set(convs)}
+        state, kept = _torchvision_weights(), None if convs is None else set(convs)
+        return state if kept is None else {k: v for k, v in state.items() if k.split(".")[0] in kept}
     raise WeightsUnavailableError(f"unknown weights {weights!r}: use 'caffe' or 'torchvision'")
 
 

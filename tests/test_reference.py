@@ -157,6 +157,8 @@ def test_torchvision_weights_map_onto_the_seed_names(monkeypatch):
     assert torch.equal(state["conv1_1.weight"], reference.features[0].weight)
     assert torch.equal(state["conv4_2.bias"], reference.features[21].bias)
     assert torch.equal(state["conv5_4.weight"], reference.features[34].weight)
+    kept = nt.vgg.load_weights("torchvision", iter(["conv4_2"]))  # only those asked for, even from a generator
+    assert set(kept) == {"conv4_2.weight", "conv4_2.bias"} and torch.equal(kept["conv4_2.bias"], state["conv4_2.bias"])
 
 
 def test_torchvision_weights_offline_fail_clearly_and_name_the_default(monkeypatch):

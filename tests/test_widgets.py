@@ -181,11 +181,11 @@ def test_plot_helpers_return_what_they_drew():
     assert ax.get_yscale() == "log" and [line.get_label() for line in ax.get_lines()] == list(history)
     fig = plots.show_images({"a": torch.rand(1, 3, 8, 8), "b": torch.rand(1, 3, 8, 8)})
     assert [a.get_title() for a in fig.axes] == ["a", "b"]
-    fig = plots.draw_augmented_model(nt.Config())
+    fig = plots.draw_augmented_model(nt.Config(content_weight=0.7))
     texts = [t.get_text() for t in fig.axes[0].texts]
     assert sum(t.startswith("GRAM") for t in texts) == 5 and sum(t == "EVENT" for t in texts) == 6
     assert any(t.startswith("PARAMETER input1") for t in texts) and not any(t.startswith("SCALAR") for t in texts)
-    assert f"EUCLIDEAN_LOSS\nx{nt.Config().content_weight:g}" in texts  # the content loss's weight
+    assert "EUCLIDEAN_LOSS\nx0.7" in texts  # the content loss's weight, the one given, not the default
     # MyCaffe's content branch: SCALAR, then EVENT, left to right on the conv4_2 row
     boxes = [(t.get_text(), *t.get_position()) for t in plots.draw_augmented_model(nt.Config.mycaffe()).axes[0].texts]
     (x_scalar, row), = [(x, y) for text, x, y in boxes if text == "SCALAR\nx0.0001"]
