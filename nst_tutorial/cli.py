@@ -189,11 +189,11 @@ def add_settings(p: argparse.ArgumentParser) -> None:
     p.add_argument("--pre-relu", action="store_true", help="read conv outputs before ReLU (Caffe reads after)")
     p.add_argument("--device", help=f"auto, cpu, cuda, cuda:1 or mps (default: {d('device')})")
     p.add_argument("--direct-conv", action="store_true",
-                   help="PyTorch's own convolutions instead of NNPACK's faster ones on the CPU")
+                   help="PyTorch's own convolutions instead of the faster NNPACK and Winograd ones on the CPU")
     p.add_argument("--low-memory", action="store_true",
-                   help="NNPACK's convolutions in strips (its workspace stays small) and the L-BFGS history in "
-                        "bfloat16: measured here, peak memory 12%% lower at 512 px, 31%% at 1024, 36%% at 2048, "
-                        "for 3-6%% more time per iteration (see benchmarks/RESULTS.md)")
+                   help="NNPACK's convolutions in strips (its workspace stays small), no Winograd kernels kept "
+                        "and the L-BFGS history in bfloat16: less memory for more time per iteration, measured in "
+                        "benchmarks/RESULTS.md")
 
 
 def config_from_args(args: argparse.Namespace) -> Config:
@@ -353,7 +353,7 @@ def main(argv: list[str] | None = None) -> int:
     if args.report:
         from .cli_score import score_table
 
-        judge = Judge(job.content, job.styles[0], strips=job.config.low_memory)
+        judge = Judge(job.content, job.styles[0], low_memory=job.config.low_memory)
         print(score_table({str(args.output): judge.score(output)}))
     return 0
 

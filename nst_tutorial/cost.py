@@ -6,11 +6,13 @@ seconds, once; cached) sets its few constants:
 - memory: the process's baseline (PyTorch, the network) + `k` x the bytes autograd keeps for
   the backward pass (counted exactly at two small sizes through saved-tensor hooks, and
   linear in the pixel count) + L-BFGS's history (2 x history x the image's numbers x 4 bytes)
-  + a few image-sized buffers. `k` (how much more than the saved tensors the backward pass
+  + a few image-sized buffers + the kernels Winograd's path keeps + NNPACK's workspace (which
+  does not grow with the picture). `k` (how much more than that count the backward pass
   needs at its peak) is fitted to the peak RSS measured in a fresh process;
 - time per iteration: the forward and backward FLOPs (convolutions and Gram matrices, twice
-  the forward count) at two rates measured at two sizes: one for PyTorch's direct path, one
-  for the convolutions NNPACK runs, whose fast algorithms do fewer operations than counted.
+  the forward count) at two rates fitted over the calibration sizes: one for PyTorch's direct
+  path, one for the convolutions NNPACK or Winograd's F(4x4, 3x3) runs, whose fast algorithms
+  do fewer operations than counted.
 
 A whole run sums its stages. `content` may be a path, a tensor or a size (long side, or (H, W)).
 """
@@ -23,6 +25,7 @@ import os
 import platform
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -31,12 +34,12 @@ import torch
 from .config import Config
 from .data import CONTENT, STYLE, image_path
 from .images import ImageSource, image_size
-from .fastconv import Conv3x3, nnpack_ready
-from .pipeline import deepest_layer, prepare, stage_sizes
+from .fastconv import Conv3x3
+from .pipeline import deepest_layer, pick_device, prepare, stage_sizes
 from .vgg import channels, layer_names
 
-CALIBRATION_FORMAT = 2  # bump when what the child measures changes (2: L-BFGS's history taken up front)
-CALIBRATION_SIZES = (128, 256, 512)  # long sides of the measured runs: NNPACK takes one, two, three blocks
+CALIBRATION_FORMAT = 3  # bump when what the child measures changes (3: Winograd's path on small maps)
+CALIBRATION_SIZES = (128, 256, 512)  # long sides of the measured runs: NNPACK takes two, three, four blocks
 
 
 @dataclass(frozen=True)
@@ -46,7 +49,7 @@ class Calibration:
     baseline_mb: float  # RSS of a process with PyTorch loaded and the network built
     peak_factor: float  # peak RSS above the baseline, per byte of the model's count
     seconds_per_gflop: float  # per GFLOP of forward + backward work on PyTorch's direct path (and Gram)
-    seconds_per_gflop_fast: float  # per nominal GFLOP of the convolutions NNPACK runs
+    seconds_per_gflop_fast: float  # per nominal GFLOP of the convolutions NNPACK or Winograd's path runs
 
 
 @dataclass(frozen=True)
@@ -67,9 +70,9 @@ class Estimate:
                 f"{'at most' if self.capped else 'about'} {duration(self.seconds)} in all")
 
 
-# Measured on a 2-core x86-64 machine without a GPU (torch 2.14, 2 threads); used until this
-# machine has its own calibration.
-DEFAULT = Calibration(baseline_mb=666.0, peak_factor=1.02, seconds_per_gflop=0.0071, seconds_per_gflop_fast=0.0032)
+# Measured on a 2-core x86-64 machine without a GPU (torch 2.14, 2 threads, NNPACK and Winograd's
+# path); used until this machine has its own calibration.
+DEFAULT = Calibration(baseline_mb=643.0, peak_factor=1.53, seconds_per_gflop=0.0212, seconds_per_gflop_fast=0.0040)
 
 
 def forward_flops(config: Config, height: int, width: int) -> float:
@@ -78,30 +81,51 @@ def forward_flops(config: Config, height: int, width: int) -> float:
 
 
 def flop_split(config: Config, height: int, width: int) -> tuple[float, float]:
-    """Forward FLOPs as (direct, NNPACK): the convolutions NNPACK runs (maps of at least 64x64
-    positions, on the CPU), whose fast algorithms need fewer operations than counted, apart."""
-    direct, fast, h, w = 0.0, 0.0, height, width
-    names = layer_names()
-    for name in names[: names.index(deepest_layer(config)) + 1]:
-        if name.startswith("conv"):
-            c_in = 3 if name == "conv1_1" else channels(names[names.index(name) - 2])
-            flops = 2 * c_in * channels(name) * 9 * h * w
-            if _uses_nnpack(config, h, w):
-                fast += flops
-            else:
-                direct += flops
-        elif name.startswith("pool"):
-            h, w = h // 2, w // 2
+    """Forward FLOPs as (direct, fast): the convolutions a fast algorithm runs (`conv_path`: NNPACK
+    or Winograd's, on the CPU), which need fewer operations than counted, apart."""
+    direct, fast = 0.0, 0.0
+    for c_in, c_out, h, w in _conv_maps(config, height, width):
+        flops = 2 * c_in * c_out * 9 * h * w
+        if conv_path(config, h, w) != "direct":
+            fast += flops
+        else:
+            direct += flops
     for name in config.style_layers:
         block = int(name[4]) - 1
         direct += 2 * channels(name) ** 2 * (height >> block) * (width >> block)
     return direct, fast
 
 
-def _uses_nnpack(config: Config, h: int, w: int) -> bool:
-    """Whether `Conv3x3` will take NNPACK's path for a map of h x w on the device `config` picks."""
-    return (config.fast_conv and h * w >= Conv3x3.min_positions and nnpack_ready()
-            and config.device in ("auto", "cpu") and not torch.cuda.is_available())
+def _conv_maps(config: Config, height: int, width: int) -> Iterator[tuple[int, int, int, int]]:
+    """(c_in, c_out, h, w) of each convolution up to the deepest loss layer."""
+    h, w = height, width
+    names = layer_names()
+    for name in names[: names.index(deepest_layer(config)) + 1]:
+        if name.startswith("conv"):
+            yield 3 if name == "conv1_1" else channels(names[names.index(name) - 2]), channels(name), h, w
+        elif name.startswith("pool"):
+            h, w = h // 2, w // 2
+
+
+def nnpack_bytes(config: Config, height: int, width: int) -> int:
+    """NNPACK's workspace, which PyTorch keeps for the process's life: mostly the kernels of the
+    widest layer NNPACK runs, transformed to 16x16 FFT tiles (c_in x c_out x 256 floats; 268 MB
+    for VGG's 512-channel layers). It does not grow with the picture, so a factor on the other
+    counts would overstate large pictures."""
+    return max((c_in * c_out * 256 * 4 for c_in, c_out, h, w in _conv_maps(config, height, width)
+                if conv_path(config, h, w) == "nnpack"), default=0)
+
+
+def winograd_bytes(config: Config, height: int, width: int) -> int:
+    """Bytes of the transformed kernels the layers on Winograd's path hold: 36 per 9 weights."""
+    return sum(36 * c_in * c_out * 4 for c_in, c_out, h, w in _conv_maps(config, height, width)
+               if conv_path(config, h, w) == "winograd")
+
+
+def conv_path(config: Config, h: int, w: int) -> str:
+    """The algorithm `Conv3x3.path` picks for a map of h x w on the device `config` picks."""
+    cpu = config.device == "cpu" or (config.device == "auto" and pick_device("auto").type == "cpu")
+    return Conv3x3.fast_path(h * w, config.low_memory) if config.fast_conv and cpu else "direct"
 
 
 def saved_bytes(config: Config, height: int, width: int) -> int:
@@ -109,7 +133,7 @@ def saved_bytes(config: Config, height: int, width: int) -> int:
 
     What each layer keeps: a ReLU its output; a max-pool its indices (int64, at its output's
     size; its input is the ReLU output already kept); a convolution its input when PyTorch's
-    direct path runs it, and nothing when NNPACK does (its backward needs only the weights),
+    direct path runs it, and nothing when a fast one does (its backward needs only the weights),
     so only a convolution right after a pool adds bytes; a style loss three C x C matrices; a
     content loss two copies of its feature map. `tests/test_estimate.py` checks the count
     against the tensors autograd really saves.
@@ -122,8 +146,7 @@ def saved_bytes(config: Config, height: int, width: int) -> int:
     for name in names[: names.index(deepest_layer(config)) + 1]:
         c = channels(name)
         if name.startswith("conv"):
-            direct = not _uses_nnpack(config, h, w)
-            if direct and keeps_input:
+            if conv_path(config, h, w) == "direct" and keeps_input:
                 per_block[-1] += (3 if name == "conv1_1" else channels(names[names.index(name) - 1])) * h * w * 4
             keeps_input = False
         elif name.startswith("relu"):
@@ -148,11 +171,12 @@ def _block(name: str) -> int:
 
 def model_bytes(config: Config, height: int, width: int) -> float:
     """The model's memory count above the baseline: saved tensors, L-BFGS history (bfloat16 with
-    `config.low_memory`), image buffers."""
+    `config.low_memory`), image buffers, the kernels Winograd's path transformed, NNPACK's workspace."""
     numbers = 3 * height * width
     pair_bytes = 2 * numbers * (2 if config.low_memory else 4)
     history = config.lbfgs_history * pair_bytes if config.optimizer == "lbfgs" else 2 * numbers * 4
-    return saved_bytes(config, height, width) + history + 8 * numbers * 4
+    return (saved_bytes(config, height, width) + history + 8 * numbers * 4 + winograd_bytes(config, height, width)
+            + nnpack_bytes(config, height, width))
 
 
 def estimate(config: Config, content: ImageSource | int | tuple[int, int] | None = None,
@@ -237,7 +261,9 @@ def fit(config: Config, measured: dict) -> Calibration:
 
 
 def _calibration_settings(config: Config) -> dict:
-    return {"fast_conv": config.fast_conv, "weights": config.weights, "device": config.device}
+    # low_memory changes the algorithms (no Winograd), so it is measured apart
+    return {"fast_conv": config.fast_conv, "weights": config.weights, "device": config.device,
+            "low_memory": config.low_memory}
 
 
 def _cache_path(config: Config) -> Path:
@@ -273,7 +299,7 @@ def _measure(settings: dict) -> dict:
 
     from .solve import solve
 
-    base_config = Config(fast_conv=settings["fast_conv"], weights=settings["weights"], device=settings["device"])
+    base_config = Config(**settings)
     prepare(image_path(CONTENT), image_path(STYLE), replace(base_config, size=32))  # the network, built once
     out: dict = {"baseline_mb": _peak_mb(), "peak_mb": [], "seconds": [], "shapes": []}
     for size in CALIBRATION_SIZES:

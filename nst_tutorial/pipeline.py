@@ -20,7 +20,7 @@ from .augment import AugmentedModel, augment
 from .colour import grey, luminance, match_histogram, match_luminance
 from .config import Config
 from .errors import ConfigError, NonFiniteLossError
-from .fastconv import use_strips
+from .fastconv import use_low_memory
 from .images import ImageSource, check_size, load_image
 from .regions import MaskSources, load_masks
 from .solve import Callback, SolveResult, StopFlag, solve
@@ -125,7 +125,7 @@ def prepare(content: ImageSource, styles: Styles, config: Config | None = None,
     photo = content_img
     content_img, style_imgs, start = _colour_inputs(config, content_img, style_imgs, start)
     net = net if net is not None else network(config, device)
-    use_strips(net, config.low_memory)  # before the targets: their full-size pass would grow NNPACK's workspace
+    use_low_memory(net, config.low_memory)  # before the targets: their full-size pass would grow NNPACK's workspace
     norm = Normalizer(config.weights)
     if masks is not None:
         masks = F.interpolate(masks.to(device), size=content_img.shape[-2:], mode="area")

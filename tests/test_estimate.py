@@ -28,9 +28,10 @@ def hooked_saved_bytes(config: nt.Config, height: int, width: int) -> int:
 
 
 @pytest.mark.parametrize("config, shape", [
-    (nt.Config(), (128, 96)),  # NNPACK on the first block only
-    (nt.Config(), (256, 192)),  # and on the second and third
+    (nt.Config(), (128, 96)),  # NNPACK on blocks 1-2, Winograd on 3, direct on 4-5
+    (nt.Config(), (256, 192)),  # NNPACK on blocks 1-3, Winograd on 4, direct on 5
     (nt.Config(fast_conv=False), (96, 80)),
+    (nt.Config(low_memory=True), (256, 192)),  # no Winograd: the direct path keeps its inputs
     (nt.Config(ceil_mode=True), (90, 70)),
     (nt.Config(style_layers=("conv1_1", "conv3_1"), style_layer_weights=(1.0, 1.0), content_layers=("conv2_2",)),
      (64, 64)),
@@ -54,12 +55,37 @@ def test_estimate_follows_the_model_through_the_stages():
     assert est.seconds == pytest.approx(60 * per[0] + 60 * per[1] + 200 * per[2])
 
 
-def test_the_flop_split_follows_where_nnpack_runs():
-    cfg = nt.Config(style_layers=("conv1_1",), style_layer_weights=(1.0,), content_layers=("conv2_1",))
-    direct, fast = E.flop_split(cfg, 64, 64)  # conv1_x at 64x64 positions: NNPACK; conv2_1 at 32x32: direct
-    assert fast == 2 * (3 * 64 + 64 * 64) * 9 * 64 * 64
-    assert direct == 2 * 64 * 128 * 9 * 32 * 32 + 2 * 64 * 64 * 64 * 64  # and the Gram of conv1_1
+def test_the_flop_split_follows_where_the_fast_algorithms_run():
+    cfg = nt.Config(style_layers=("conv1_1",), style_layer_weights=(1.0,), content_layers=("conv2_1",),
+                    device="cpu")
+    direct, fast = E.flop_split(cfg, 64, 64)  # conv1_x at 64x64 positions: NNPACK; conv2_1 at 32x32: Winograd
+    assert fast == 2 * 9 * ((3 * 64 + 64 * 64) * 64 * 64 + 64 * 128 * 32 * 32)
+    assert direct == 2 * 64 * 64 * 64 * 64  # the Gram of conv1_1
+    direct, fast = E.flop_split(cfg, 16, 16)  # conv1_x at 16x16: Winograd; conv2_1 at 8x8: direct
+    assert fast == 2 * 9 * (3 * 64 + 64 * 64) * 16 * 16
+    assert direct == 2 * 9 * 64 * 128 * 8 * 8 + 2 * 64 * 64 * 16 * 16
     assert E.flop_split(nt.Config(fast_conv=False), 64, 64)[1] == 0
+
+
+@pytest.mark.parametrize("shape", [(256, 192), (128, 96)])
+def test_the_winograd_kernels_counted_are_those_the_network_holds(shape):
+    from nst_tutorial.fastconv import Conv3x3
+
+    cfg = nt.Config(device="cpu")
+    model = nt.prepare(torch.rand(1, 3, *shape), torch.rand(1, 3, *shape), nt.Config(size=max(shape), device="cpu"),
+                       torch.device("cpu"))
+    with torch.no_grad():
+        model()
+    held = sum(m._winograd[1].nbytes for m in model.net.modules() if isinstance(m, Conv3x3) and m._winograd)
+    assert held == E.winograd_bytes(cfg, *shape) > 0
+
+
+def test_nnpacks_workspace_follows_the_widest_layer_nnpack_runs():
+    cfg = nt.Config(device="cpu")
+    assert E.nnpack_bytes(cfg, 512, 384) == 512 * 512 * 256 * 4  # conv4_x at 64x48 takes NNPACK
+    assert E.nnpack_bytes(cfg, 256, 192) == 256 * 256 * 256 * 4  # conv3_x at 64x48; conv4_x takes Winograd
+    assert E.nnpack_bytes(nt.Config(fast_conv=False), 512, 384) == 0
+    assert E.nnpack_bytes(cfg, 1024, 768) == E.nnpack_bytes(cfg, 512, 384)  # it does not grow with the picture
 
 
 def test_lbfgs_history_is_counted_exactly():

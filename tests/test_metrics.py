@@ -88,9 +88,9 @@ def test_a_judge_in_strips_scores_as_one_in_whole_maps_and_low_memory_reports_us
     from nst_tutorial.fastconv import Conv3x3
 
     photo, painting = nt.load_image(image_path("u_street_metro"), 320), nt.load_image(image_path("starry_night"), 320)
-    whole, strips = Judge(photo, painting), Judge(photo, painting, strips=True)
+    whole, strips = Judge(photo, painting), Judge(photo, painting, low_memory=True)
     convs = [m for m in strips.net.modules() if isinstance(m, Conv3x3)]
-    assert convs and all(m.strips for m in convs)
+    assert convs and all(m.low_memory for m in convs)
     assert convs[1].strip_rows(*photo.shape[-2:]) < photo.shape[-2]  # 320x240 at conv1_2: more than one strip
     image = torch.rand(1, 3, *photo.shape[-2:], generator=torch.Generator().manual_seed(0))
     a, b = whole.score(image), strips.score(image)
@@ -101,4 +101,4 @@ def test_a_judge_in_strips_scores_as_one_in_whole_maps_and_low_memory_reports_us
     monkeypatch.chdir(tmp_path)
     assert cli.main(["--size", "40", "-n", "1", "--coarse-iterations", "1", "-q", "--report", "--low-memory",
                      "-o", "out.png"]) == 0
-    assert made == [{"strips": True}]
+    assert made == [{"low_memory": True}]

@@ -1,5 +1,5 @@
-"""The speed-ups change no result: NNPACK convolutions against F.conv2d and autograd, our
-L-BFGS against torch.optim.LBFGS, and start-up without TorchDynamo."""
+"""The speed-ups change no result: NNPACK's and Winograd's convolutions against F.conv2d and
+autograd, our L-BFGS against torch.optim.LBFGS, and start-up without TorchDynamo."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from nst_tutorial.data import image_path
 from nst_tutorial.fastconv import Conv3x3, nnpack_ready
 from nst_tutorial.lbfgs import LBFGS
 from nst_tutorial.solve import make_optimizer
+from nst_tutorial.winograd import kernel_transform, winograd_conv3x3, winograd_conv3x3_input_grad
 
 
 def conv_and_reference(c_in: int, c_out: int, h: int, w: int, **kwargs) -> tuple[Conv3x3, torch.Tensor]:
@@ -24,10 +25,9 @@ def conv_and_reference(c_in: int, c_out: int, h: int, w: int, **kwargs) -> tuple
     return conv, torch.randn(1, c_in, h, w, generator=g)
 
 
-def test_nnpack_conv_and_its_input_gradient_match_conv2d():
-    assert nnpack_ready(), "this PyTorch build has no NNPACK: the fast path would never run"
-    conv, x = conv_and_reference(32, 48, 70, 66)  # odd sizes: NNPACK's tiles do not divide them
-    assert conv.uses_nnpack(x)
+def assert_matches_conv2d(conv: Conv3x3, x: torch.Tensor) -> torch.Tensor:
+    """`conv(x)` and its input gradient against F.conv2d's and autograd's, to 1e-4 of the largest
+    value, by a different algorithm; returns F.conv2d's output."""
     x_fast, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
     out = conv(x_fast)
     ref = F.conv2d(x_ref, conv.weight, conv.bias, padding=1)
@@ -37,6 +37,14 @@ def test_nnpack_conv_and_its_input_gradient_match_conv2d():
     out.backward(upstream)
     ref.backward(upstream)
     torch.testing.assert_close(x_fast.grad, x_ref.grad, rtol=0, atol=1e-4 * x_ref.grad.abs().max().item())
+    return ref.detach()
+
+
+def test_nnpack_conv_and_its_input_gradient_match_conv2d():
+    assert nnpack_ready(), "this PyTorch build has no NNPACK: the fast path would never run"
+    conv, x = conv_and_reference(32, 48, 70, 66)  # odd sizes: NNPACK's tiles do not divide them
+    assert conv.path(x) == "nnpack"
+    assert_matches_conv2d(conv, x)
 
 
 def test_strips_give_one_calls_convolution_with_smaller_calls(monkeypatch):
@@ -51,15 +59,8 @@ def test_strips_give_one_calls_convolution_with_smaller_calls(monkeypatch):
     monkeypatch.setattr(torch, "_nnpack_spatial_convolution", counted)
     monkeypatch.setattr(Conv3x3, "strip_positions", 40 * 90)
     conv, x = conv_and_reference(16, 24, 150, 90)  # strips of 42, 42, 42 and 24 rows
-    conv.strips = True
-    x_fast, x_ref = x.clone().requires_grad_(), x.clone().requires_grad_()
-    out = conv(x_fast)
-    ref = F.conv2d(x_ref, conv.weight, conv.bias, padding=1)
-    torch.testing.assert_close(out, ref, rtol=0, atol=1e-4 * ref.abs().max().item())
-    upstream = torch.randn_like(ref)
-    out.backward(upstream)
-    ref.backward(upstream)
-    torch.testing.assert_close(x_fast.grad, x_ref.grad, rtol=0, atol=1e-4 * x_ref.grad.abs().max().item())
+    conv.low_memory = True
+    assert_matches_conv2d(conv, x)
     assert calls == [42 * 90] * 3 + [24 * 90] + [42 * 90] * 3 + [24 * 90]  # forward, then the input's gradient
 
 
@@ -69,7 +70,8 @@ def test_low_memory_gives_the_default_loss_and_gradient(monkeypatch):
     for low in (False, True):
         cfg = nt.Config(size=160, low_memory=low, device="cpu")
         model = nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg)
-        assert all(m.strips == low for m in model.modules() if isinstance(m, Conv3x3))
+        assert all(m.low_memory == low for m in model.modules() if isinstance(m, Conv3x3))
+        assert ("winograd" in {m.path(x) for m, x in inputs_of_convs(model)}) != low  # its kernels cost memory
         loss = model()
         loss.backward()
         results.append((loss.item(), model.image.grad, make_optimizer(model, cfg)))
@@ -95,31 +97,77 @@ def test_lbfgs_with_a_bfloat16_history_still_solves_a_quadratic():
     assert error_after(torch.bfloat16, 40) < 0.01 * error_after(torch.bfloat16, 5)
 
 
+@pytest.mark.parametrize("shape", [(2, 16, 13, 10), (1, 3, 1, 1), (2, 8, 5, 7), (1, 24, 16, 16)])
+def test_winograd_conv_and_its_input_gradient_match_conv2d_and_autograd(shape):
+    b, c, h, w = shape  # sides that 4x4 tiles do not divide, a single pixel, a batch
+    g = torch.Generator().manual_seed(h * w)
+    x = torch.randn(*shape, generator=g, dtype=torch.float64, requires_grad=True)
+    weight = torch.randn(c + 3, c, 3, 3, generator=g, dtype=torch.float64)
+    bias = torch.randn(c + 3, generator=g, dtype=torch.float64)
+    ref = F.conv2d(x, weight, bias, padding=1)
+    upstream = torch.randn(ref.shape, generator=g, dtype=torch.float64)
+    (ref_grad,) = torch.autograd.grad(ref, x, upstream)
+    u = kernel_transform(weight)
+    assert u.shape == (36, c + 3, c)
+    # In float64 the algorithm is exact up to rounding: any wrong matrix entry or tile offset shows.
+    torch.testing.assert_close(winograd_conv3x3(x.detach(), u, bias), ref.detach(), rtol=0, atol=1e-9)
+    torch.testing.assert_close(winograd_conv3x3_input_grad(upstream, u), ref_grad, rtol=0, atol=1e-9)
+
+
+def test_conv_takes_winograd_on_small_maps_with_its_kernels_transformed_once():
+    conv, x = conv_and_reference(32, 48, 30, 22)  # 660 positions: between Winograd's and NNPACK's thresholds
+    assert conv.path(x) == "winograd"
+    ref = assert_matches_conv2d(conv, x)
+    kernels = conv.winograd_kernels()
+    assert conv.winograd_kernels() is kernels  # kept between calls
+    with torch.no_grad():
+        conv.weight.mul_(2)  # new weights: transformed again, and used
+    torch.testing.assert_close(conv(x), 2 * ref - conv.bias.view(1, -1, 1, 1), rtol=0,
+                               atol=3e-4 * ref.abs().max().item())
+    conv(torch.randn(1, 32, 70, 66))  # a map for NNPACK: the transformed kernels are let go
+    assert conv._winograd is None
+
+
 @pytest.mark.parametrize("case", ["small map", "learning weights", "float64", "fast off"])
 def test_conv_falls_back_to_conv2d(case):
-    conv, x = conv_and_reference(8, 16, 20 if case == "small map" else 70, 70, fast=case != "fast off")
+    small = case == "small map"  # 10x20: below Winograd's threshold too
+    conv, x = conv_and_reference(8, 16, 10 if small else 70, 20 if small else 70, fast=case != "fast off")
     if case == "learning weights":
         conv.requires_grad_(True)
     if case == "float64":
         conv, x = conv.double(), x.double()
-    assert not conv.uses_nnpack(x) or case == "fast off"
+    assert conv.path(x) == "direct"
     assert torch.equal(conv(x), F.conv2d(x, conv.weight, conv.bias, padding=1))
 
 
 def test_fast_network_gives_the_same_loss_and_gradient():
-    losses, grads = [], []
+    losses, grads, paths = [], [], []
     for fast in (True, False):
-        cfg = nt.Config(size=160, fast_conv=fast, device="cpu")  # 160x120: blocks 1 and 2 take NNPACK
+        cfg = nt.Config(size=160, fast_conv=fast, device="cpu")  # 160x120: blocks 1-2 NNPACK, 3-4 Winograd
         model = nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg)
+        paths.append({m.path(x) for m, x in inputs_of_convs(model)})
         loss = model()
         loss.backward()
         losses.append(loss.item())
         grads.append(model.image.grad)
-    assert not torch.equal(grads[0], grads[1])  # NNPACK really ran inside the network...
+    assert paths == [{"nnpack", "winograd", "direct"}, {"direct"}]
+    assert not torch.equal(grads[0], grads[1])  # the fast algorithms really ran inside the network...
     assert losses[0] == pytest.approx(losses[1], rel=1e-5)  # ...and changed nothing that matters
     # Rounding differences of 1e-5 flip a few ReLUs and max-pool winners, which moves the
     # gradient at a few pixels (0.5% of its largest entry at most, measured): compare norms.
     assert (grads[0] - grads[1]).norm() <= 2e-3 * grads[1].norm()
+
+
+def inputs_of_convs(model: nt.AugmentedModel) -> list[tuple[Conv3x3, torch.Tensor]]:
+    """Each convolution of the model's network with the input it gets in a forward pass."""
+    seen: list[tuple[Conv3x3, torch.Tensor]] = []
+    hooks = [m.register_forward_pre_hook(lambda m, args: seen.append((m, args[0])))
+             for m in model.net.modules() if isinstance(m, Conv3x3)]
+    with torch.no_grad():
+        model()
+    for h in hooks:
+        h.remove()
+    return seen
 
 
 def run_optimizer(make, x: torch.Tensor, objective, steps: int) -> torch.Tensor:
