@@ -104,7 +104,12 @@ def _conv_maps(config: Config, height: int, width: int) -> Iterator[tuple[int, i
         if name.startswith("conv"):
             yield 3 if name == "conv1_1" else channels(names[names.index(name) - 2]), channels(name), h, w
         elif name.startswith("pool"):
-            h, w = h // 2, w // 2
+            h, w = _pooled(config, h, w)
+
+
+def _pooled(config: Config, h: int, w: int) -> tuple[int, int]:
+    """A 2x2 max-pool's output size: rounded up with `config.ceil_mode` (Caffe), else down."""
+    return (-(-h // 2), -(-w // 2)) if config.ceil_mode else (h // 2, w // 2)
 
 
 def nnpack_bytes(config: Config, height: int, width: int) -> int:
@@ -152,7 +157,7 @@ def saved_bytes(config: Config, height: int, width: int) -> int:
         elif name.startswith("relu"):
             per_block[-1] += c * h * w * 4
         else:
-            h, w = (-(-h // 2), -(-w // 2)) if config.ceil_mode else (h // 2, w // 2)
+            h, w = _pooled(config, h, w)
             per_block[-1] += c * h * w * 8
             per_block.append(0)
             keeps_input = True

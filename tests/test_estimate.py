@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import pytest
 import torch
 
@@ -67,12 +69,15 @@ def test_the_flop_split_follows_where_the_fast_algorithms_run():
     assert E.flop_split(nt.Config(fast_conv=False), 64, 64)[1] == 0
 
 
-@pytest.mark.parametrize("shape", [(256, 192), (128, 96)])
-def test_the_winograd_kernels_counted_are_those_the_network_holds(shape):
+@pytest.mark.parametrize("cfg, shape", [
+    (nt.Config(device="cpu"), (256, 192)),
+    (nt.Config(device="cpu"), (128, 96)),
+    (nt.Config(device="cpu", ceil_mode=True), (62, 66)),  # block 3 at 16x17 rounded up (Winograd), 15x16 down
+])
+def test_the_winograd_kernels_counted_are_those_the_network_holds(cfg, shape):
     from nst_tutorial.fastconv import Conv3x3
 
-    cfg = nt.Config(device="cpu")
-    model = nt.prepare(torch.rand(1, 3, *shape), torch.rand(1, 3, *shape), nt.Config(size=max(shape), device="cpu"),
+    model = nt.prepare(torch.rand(1, 3, *shape), torch.rand(1, 3, *shape), replace(cfg, size=max(shape)),
                        torch.device("cpu"))
     with torch.no_grad():
         model()
