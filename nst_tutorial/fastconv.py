@@ -77,11 +77,12 @@ class Conv3x3(nn.Conv2d):
     transformed once (`winograd`) from `winograd_positions` up to there, and `nn.Conv2d`'s own
     path below and for anything else (a GPU, float64, weights that learn), so the module is
     always correct. NNPACK transforms every kernel on every call, a cost that grows with
-    c_in * c_out but not with the image, so on small maps it loses; on the smallest ones
-    (VGG's conv5_1 at 16x12) the tile transforms of Winograd's path cost as much as they
-    save. From 64x48 up NNPACK is as fast as Winograd's path and holds no transformed
-    kernels (4x a layer's weights). Measured on VGG19 at 128-512 px, on this project's
-    2-core machine (`benchmarks/RESULTS.md`).
+    c_in * c_out but not with the image, so on small maps it loses. Below 16x16 the direct
+    path runs: forward and backward, the two break even near 12x12 for 512 channels, and at
+    16x12, where Winograd's path is faster per layer (11.0 against 15.1 ms), the default run
+    ended no sooner (its rounding moved the stopping point). From 64x48 up NNPACK is as fast
+    as Winograd's path and holds no transformed kernels (4x a layer's weights). Measured on
+    VGG19 at 128-512 px, on this project's 2-core machine (`benchmarks/RESULTS.md`).
     """
 
     min_positions = 64 * 48
