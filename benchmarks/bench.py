@@ -36,10 +36,15 @@ import torch
 from PIL import Image
 
 from nst_tutorial.config import Config
-from nst_tutorial.cost import forward_flops
+from nst_tutorial.cost.model import flop_split
 from nst_tutorial.data import CONTENT, STYLE, image_path
 from nst_tutorial.images import load_image, save_image
-from nst_tutorial.pipeline import prepare, stylize
+from nst_tutorial.stylize import prepare, stylize
+
+
+def forward_flops(config: Config, height: int, width: int) -> float:
+    """Multiply-adds x 2 of the convolutions up to the deepest loss layer, plus the Gram matrices."""
+    return sum(flop_split(config, height, width))
 
 HERE = Path(__file__).resolve()
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 import nst_tutorial as nt
-from nst_tutorial.control_metrics import Measure
+from nst_tutorial.judge.controls import Measure
 from nst_tutorial.data import image_path
 
 CONTENT, STYLE, OTHER = "u_street_metro", "starry_night", "the_scream"

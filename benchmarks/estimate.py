@@ -1,4 +1,4 @@
-"""`python benchmarks/estimate.py`: how close `nt.estimate` comes, at 128 to 1024 px.
+"""`python benchmarks/estimate.py`: how close `nst_tutorial.cost.estimate` comes, at 128 to 1024 px.
 
 Each size runs in its own fresh process: the plain solve (one stage), a warm-up iteration and
 three timed ones; the process reports its own peak RSS (VmHWM) at exit. The prediction comes

@@ -3,7 +3,7 @@
 For each pair of images (content, painting) and each `Config.style_loss`, the default staged
 solve at 256 px runs until a fixed budget of CPU time is spent (the same for every loss; CPU
 time rather than wall time, so another job on the machine does not decide the ranking), then
-its 8-bit result is scored with `nst_tutorial.metrics`. To compare Gram and sliced
+its 8-bit result is scored with `nst_tutorial.judge.metrics`. To compare Gram and sliced
 Wasserstein at equal content fidelity, both also run with the content weight x0.3 and x3,
 and the held-out style distances are interpolated at common fidelities.
 """
@@ -21,8 +21,8 @@ import numpy as np
 
 import nst_tutorial as nt
 from nst_tutorial.data import image_path
-from nst_tutorial.metrics import Judge
-from nst_tutorial.style_losses import STYLE_WEIGHTS
+from nst_tutorial.judge import Judge
+from nst_tutorial.style_losses import KINDS
 
 PAIRS = (("u_street_metro", "starry_night"), ("mountain_landscape", "the_scream"))
 
@@ -45,7 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     for content, style in PAIRS:
         judge = Judge(image_path(content), image_path(style))
         base = nt.Config(size=args.size, iterations=10_000)
-        runs = {(kind, 1.0): replace(base, style_loss=kind, style_weight=w) for kind, w in STYLE_WEIGHTS.items()}
+        runs = {(kind, 1.0): replace(base, style_loss=kind, style_weight=k.weight) for kind, k in KINDS.items()}
         for kind in ("gram", "sliced_wasserstein"):
             for factor in (0.3, 3.0):
                 runs[(kind, factor)] = replace(runs[(kind, 1.0)], content_weight=base.content_weight * factor)

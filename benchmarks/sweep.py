@@ -5,9 +5,9 @@
 
 The galleries are notebook 03's, at its parameters (128 px, 80 iterations; the seed's gallery at
 256 px, 150), run gallery by gallery as the notebook runs them, each solve scored in its worker.
-The three executors run the same jobs through `sweep.sweep`, one after another in this run:
+The three executors run the same jobs through `batch.sweep`, one after another in this run:
 - one after another: a one-thread `ThreadPoolExecutor` in this process, torch on every core;
-- the local pool: `sweep.local_pool()`, workers x torch threads = cores;
+- the local pool: `batch.local_pool()`, workers x torch threads = cores;
 - Dask: `LocalCluster(n_workers=2, threads_per_worker=1)` through `Client.get_executor()`.
 Each executor's start-up is timed on its own; the gallery times exclude it.
 """
@@ -29,7 +29,8 @@ from pathlib import Path
 import torch
 
 import nst_tutorial as nt
-from nst_tutorial import gallery, sweep
+from nst_tutorial import batch
+from nst_tutorial.plots import gallery
 from nst_tutorial.data import image_path
 
 HERE = Path(__file__).resolve().parent
@@ -63,7 +64,7 @@ def dask_executor(stack: ExitStack) -> Executor:
 
 EXECUTORS: dict[str, Callable[[ExitStack], Executor]] = {
     "one after another (1 process, 2 torch threads)": lambda stack: stack.enter_context(ThreadPoolExecutor(1)),
-    "local pool (2 processes x 1 thread)": lambda stack: stack.enter_context(sweep.local_pool()),
+    "local pool (2 processes x 1 thread)": lambda stack: stack.enter_context(batch.local_pool()),
     "Dask LocalCluster (2 workers x 1 thread)": dask_executor,
 }
 
@@ -88,7 +89,7 @@ def main(smoke: bool = False) -> None:
             warm: AbstractContextManager = tempfile.TemporaryDirectory()
             with warm as folder:  # start every worker and import torch there before timing
                 tiny = nt.Config(size=32, iterations=1, scales=(1.0,))
-                list(sweep.sweep([sweep.Job("coffee", ("starry_night",), replace(tiny, seed=i)) for i in range(2)],
+                list(batch.sweep([batch.Job("coffee", ("starry_night",), replace(tiny, seed=i)) for i in range(2)],
                                  executor, out=folder, score=False, progress=False))
             startup = time.perf_counter() - start
             seconds = timed(executor, runs)

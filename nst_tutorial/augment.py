@@ -7,10 +7,9 @@ from collections import OrderedDict
 import torch
 from torch import Tensor, nn
 
-from .colour import recolour
 from .config import Config
+from .control.colour import recolour
 from .losses import ContentLoss, StyleLoss, total_variation
-from .regions import GuidedStyleLoss
 from .vgg import Normalizer, layer_names, tap
 
 
@@ -81,7 +80,7 @@ def augment(
     style_targets: dict[str, Tensor],
     content_targets: dict[str, Tensor],
     init: Tensor,
-    config: Config | None = None,
+    config: Config,
     masks: Tensor | None = None,
 ) -> AugmentedModel:
     """Insert a StyleLoss/ContentLoss after each target layer and truncate after the deepest one.
@@ -89,21 +88,17 @@ def augment(
     `style_targets` and `content_targets` come from `capture_style_targets` and
     `capture_content_targets` (seed steps 1 and 2); `init` is the starting RGB image
     (1, 3, H, W) in [0, 1]. The VGG weights stay frozen: only the image learns. With `masks`
-    (S, 1, H, W), one region per style, each style target is (S, C, C) and the style losses
-    are guided (`regions.GuidedStyleLoss`).
+    (S, 1, H, W), one region per style, each style target is (S, C, C) and each region is
+    matched to its own painting (`style_losses.gram`'s masks).
     """
-    config = config or Config()
     style_w = dict(zip(config.style_layers, config.style_layer_weights))
     content_w = dict(zip(config.content_layers, config.content_layer_weights))
     after: dict[str, list[tuple[str, nn.Module]]] = {}
     for name, target in style_targets.items():
         weight = style_w[name] * (channel_scale(target.shape[-1]) if config.style_channel_scale else 1.0)
-        module: nn.Module
-        if masks is not None:
-            module = GuidedStyleLoss(target, masks, weight, gate=config.event_gate, form=config.euclidean)
-        else:
-            module = StyleLoss(target, weight, gate=config.event_gate, kind=config.style_loss,
-                               form=config.euclidean, gram_scale=config.gram_scale, seed=config.seed)
+        module: nn.Module = StyleLoss(target, weight, kind=config.style_loss, gate=config.event_gate,
+                                      form=config.euclidean, gram_scale=config.gram_scale, masks=masks,
+                                      seed=config.seed)
         after.setdefault(tap(name, config.relu_in_place), []).append((f"style_{name}", module))
     for name, target in content_targets.items():
         module = ContentLoss(target, content_w[name], gate=config.event_gate, form=config.euclidean,

@@ -8,7 +8,8 @@ import re
 from dataclasses import dataclass, fields
 
 from .errors import ConfigError
-from .style_losses import STYLE_LOSSES
+from .style_losses import KINDS
+from .vgg import check_layer
 
 OPTIMIZERS = ("lbfgs", "adam")
 POOLINGS = ("max", "avg")
@@ -27,7 +28,7 @@ class Config:
     # Step 1: the seed's GRAM layers and MyCaffe's weight of 0.2 on each.
     style_layers: tuple[str, ...] = ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv5_1")  # matched in style
     style_layer_weights: tuple[float, ...] = (0.2, 0.2, 0.2, 0.2, 0.2)  # one per style layer (MyCaffe's 0.2)
-    style_loss: str = "gram"  # gram, linear, bn, gaussian (Li et al.); sliced_wasserstein, histogram, w2
+    style_loss: str = "gram"  # a key of style_losses.KINDS: gram, linear, bn, gaussian, sliced_wasserstein, ...
     style_weight: float = 50.0  # scales the style term; 50 x 0.2 = 10 per layer, as pastiche
     gram_scale: float | None = None  # None: G = F F^T / (C H W); a: MyCaffe's G = a F F^T, gradient without a
     style_channel_scale: bool = False  # MyCaffe's get_style_scale: each style layer's weight times 1 / (4 C^4)
@@ -67,8 +68,6 @@ class Config:
     device: str = "auto"  # "auto": CUDA, then MPS, then CPU
 
     def __post_init__(self) -> None:
-        from .vgg import check_layer  # late import: vgg imports this module's neighbours
-
         _pairs(self.style_layers, self.style_layer_weights, "style")
         _pairs(self.content_layers, self.content_layer_weights, "content")
         for name in (*self.style_layers, *self.content_layers):
@@ -78,7 +77,9 @@ class Config:
         for name in ("style_weight", "content_weight", "tv_weight"):
             _weight(getattr(self, name), name)
         _choice(self.optimizer, OPTIMIZERS, "optimizer")
-        _choice(self.style_loss, STYLE_LOSSES, "style_loss")
+        _choice(self.style_loss, tuple(KINDS), "style_loss")
+        if self.gram_scale is not None and self.style_loss != "gram":
+            raise ConfigError(f"gram_scale is an option of the Gram style loss, not of {self.style_loss!r}")
         _choice(self.pooling, POOLINGS, "pooling")
         _choice(self.weights, WEIGHTS, "weights")
         _choice(self.euclidean, EUCLIDEANS, "euclidean")

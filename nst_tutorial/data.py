@@ -14,7 +14,7 @@ STYLE = "starry_night.jpg"  # the seed's first style (public domain)
 def images_dir() -> Path:
     """Folder of the bundled images: inside an installed wheel, else the checkout's `images/`."""
     here = Path(__file__).resolve().parent
-    for folder in (here / "images", here.parent / "images"):
+    for folder in (here / "sample_images", here.parent / "images"):  # a wheel's, a checkout's
         if (folder / "SOURCES.md").is_file():
             return folder
     raise FileNotFoundError(f"bundled images not found next to {here}; reinstall nst-tutorial")

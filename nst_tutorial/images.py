@@ -10,6 +10,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from PIL import Image, ImageOps, UnidentifiedImageError
 from torch import Tensor
 
@@ -37,7 +38,7 @@ def load_image(source: ImageSource, size: int | None = None, max_pixels: int = M
     else:
         pil = _open(source, max_pixels)
     rgb = _to_rgb_array(ImageOps.exif_transpose(pil))
-    return _resize(torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0), size)
+    return resize(torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0), size)
 
 
 def image_size(source: ImageSource) -> tuple[int, int]:
@@ -131,18 +132,37 @@ def _from_tensor(t: Tensor, size: int | None) -> Tensor:
         raise ImageLoadError(f"tensor of shape {tuple(t.shape)} is not an RGB image (1, 3, H, W) or (3, H, W)")
     if t.numel():
         check_unit_range(t.min().item(), t.max().item(), "tensor")
-    return _resize(t.clamp(0, 1), size)
+    return resize(t.clamp(0, 1), size)
 
 
-def _resize(image: Tensor, size: int | None) -> Tensor:
-    """Resize (1, 3, H, W) so its long side is `size` (antialiased bicubic, like PIL's)."""
+def resize(image: Tensor, size: int | tuple[int, ...] | None, mode: str = "bicubic", signed: bool = False) -> Tensor:
+    """(B, C, H, W) resized so its long side is `size` (aspect kept), or to exactly `size` = (H, W).
+
+    Pictures: antialiased bicubic, as PIL's, clamped to [0, 1]. `signed`, for a difference of two
+    pictures: plain bicubic and no clamp. Masks: `mode` "area" (what pooling does) or "nearest"
+    (labels). Returns `image` itself, contiguous, when it has the size already.
+    """
     h, w = image.shape[-2:]
-    if size is None or max(h, w) == size:
+    if isinstance(size, int):
+        size = long_side(h, w, size)
+    if size is None or tuple(size) == (h, w):
         return image.contiguous()
-    scale = size / max(h, w)
-    new = (max(1, round(h * scale)), max(1, round(w * scale)))
-    return torch.nn.functional.interpolate(image, size=new, mode="bicubic", antialias=True,
-                                           align_corners=False).clamp(0, 1)
+    if mode != "bicubic":
+        return F.interpolate(image, size=size, mode=mode)
+    if signed:
+        return F.interpolate(image, size=size, mode="bicubic", align_corners=False)
+    return F.interpolate(image, size=size, mode="bicubic", antialias=True, align_corners=False).clamp(0, 1)
+
+
+def long_side(height: int, width: int, size: int) -> tuple[int, int]:
+    """(H, W) of a height x width picture scaled so its long side is `size`."""
+    scale = size / max(height, width)
+    return max(1, round(height * scale)), max(1, round(width * scale))
+
+
+def resize_to(image: Tensor, like: Tensor) -> Tensor:
+    """`image` resized to the height and width of `like`, on its device: (1, 3, H, W) in [0, 1]."""
+    return resize(image, tuple(like.shape[-2:])).to(like.device)
 
 
 def check_size(image: Tensor, min_side: int, what: str = "image", fix: str = "a larger size") -> Tensor:
@@ -155,10 +175,20 @@ def check_size(image: Tensor, min_side: int, what: str = "image", fix: str = "a 
     return image
 
 
+def to_uint8(image: Tensor) -> np.ndarray:
+    """(1, 3, H, W) or (3, H, W) in [0, 1] -> (H, W, 3) uint8, rounded: what an 8-bit file holds."""
+    a = image.detach().float().cpu().reshape(-1, *image.shape[-2:]).clamp(0, 1)
+    return (a.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8)
+
+
+def quantise(image: Tensor) -> Tensor:
+    """(1, 3, H, W) rounded to multiples of 1/255, as an 8-bit file would hold it; same device."""
+    return (image.clamp(0, 1) * 255).round() / 255
+
+
 def to_pil(image: Tensor) -> Image.Image:
     """(1, 3, H, W) or (3, H, W) in [0, 1] -> 8-bit RGB PIL image (rounded, as saved)."""
-    a = image.detach().float().cpu().reshape(-1, *image.shape[-2:]).clamp(0, 1)
-    return Image.fromarray((a.permute(1, 2, 0).numpy() * 255).round().astype(np.uint8))
+    return Image.fromarray(to_uint8(image))
 
 
 def check_output_path(path: str | os.PathLike) -> Path:

@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+from functools import partial
 from typing import Any
 
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .distribution_losses import gaussian_fit, gaussian_w2, histogram_loss, random_directions, sliced_wasserstein, sqrtm
-from .style_losses import SAMPLE_LOSSES, gaussian_kernel, median_sigma2, mmd2, style_statistic
+from .style_losses import gram, style_kind
 
 
 class _EventGate(torch.autograd.Function):
@@ -58,14 +58,16 @@ def scalar(x: Tensor, scale: float) -> Tensor:
 
 
 def euclidean(x: Tensor, target: Tensor, form: str = "mean") -> Tensor:
-    """Squared distance of two same-shaped tensors (B, ...).
+    """Squared distance of two same-shaped tensors (B, ...), summed over the B items (regions).
 
-    "mean": the mean of the squared differences (`F.mse_loss`). "caffe": Caffe's
-    EUCLIDEAN_LOSS, the sum of squared differences over 2 N, N the batch size (here 1).
+    "mean": the mean of each item's squared differences (`F.mse_loss`). "caffe": Caffe's
+    EUCLIDEAN_LOSS of each item, its sum of squared differences over 2 (a batch of one).
     """
     if form == "caffe":
-        return (x - target).pow(2).sum() / (2 * x.shape[0])
-    return F.mse_loss(x, target)
+        return (x - target).pow(2).sum() / 2
+    if len(x) == 1:
+        return F.mse_loss(x, target)
+    return torch.stack([F.mse_loss(a, b) for a, b in zip(x, target)]).sum()
 
 
 class _TargetLoss(nn.Module):
@@ -111,54 +113,37 @@ class ContentLoss(_TargetLoss):
 
 
 class StyleLoss(_TargetLoss):
-    """Style branch: GRAM layer, EVENT gate, then Euclidean loss against the saved Gram (1, C, C).
+    """Style branch: the statistic of `kind` (GRAM by default), EVENT gate, Euclidean loss
+    against the saved statistic; or, for a kind with its own distance (the feature-vector
+    losses of `style_losses`), that distance, with no gate.
 
-    `gram_scale` switches to MyCaffe's GRAM (see `style_losses.caffe_gram`). `kind` swaps the
-    Gram matrix for another statistic of Li et al. (2017): "linear" (channel means), "bn"
-    (means and standard deviations); or compares feature vectors (1, N, C) directly, with no
-    EVENT gate: "gaussian" (MMD with a Gaussian kernel whose bandwidth is fixed from the style
-    samples), "sliced_wasserstein" (directions drawn anew at each evaluation from `seed`),
-    "histogram" or "w2" (see `distribution_losses`).
+    `gram_scale` (MyCaffe's GRAM) and `masks` (S, 1, H, W) with a target (S, C, C), one region
+    per painting, are options of the Gram statistic (`style_losses.gram`). A kind that draws
+    random numbers draws them from `seed`.
     """
 
-    sigma2: Tensor | None
-    style_mean: Tensor | None
-    style_cov_sqrt: Tensor | None
-
-    def __init__(self, target: Tensor, weight: float, gate: bool = True, kind: str = "gram", form: str = "mean",
-                 gram_scale: float | None = None, seed: int = 0) -> None:
-        samples = kind in SAMPLE_LOSSES
-        if kind == "histogram":
-            target = target.sort(dim=1).values  # sorted once, per channel
-        super().__init__(target, weight, gate=gate and not samples, form=form)
-        self.kind, self.gram_scale = kind, gram_scale
-        self.register_buffer("sigma2", median_sigma2(self.target[0]) if kind == "gaussian" else None)
-        mean, cov = gaussian_fit(self.target[0]) if kind == "w2" else (None, None)
-        self.register_buffer("style_mean", mean)
-        self.register_buffer("style_cov_sqrt", None if cov is None else sqrtm(cov))
+    def __init__(self, target: Tensor, weight: float, kind: str = "gram", gate: bool = True, form: str = "mean",
+                 gram_scale: float | None = None, masks: Tensor | None = None, seed: int = 0) -> None:
+        self.kind = style_kind(kind)
+        distance = self.kind.distance is not None
+        super().__init__(target, weight, gate=gate and not distance, form=form)
+        self.statistic = (self.kind.statistic if gram_scale is None and masks is None
+                          else partial(gram, scale=gram_scale, masks=masks))
+        references = self.kind.reference(self.target) if distance else ()
+        for i, t in enumerate(references):  # buffers, so they follow the module to its device
+            self.register_buffer(f"reference{i}", t)
+        self.references = len(references)
         self.generator = torch.Generator().manual_seed(seed)
 
     def feature(self, x: Tensor) -> Tensor:
-        return style_statistic(x, self.kind, self.gram_scale)
+        return self.statistic(x)
 
     def forward(self, x: Tensor) -> Tensor:
-        if self.kind not in SAMPLE_LOSSES:
+        if self.kind.distance is None:
             return super().forward(x)
-        self.loss = self.weight * self.distance(self.feature(x)[0])
+        reference = tuple(getattr(self, f"reference{i}") for i in range(self.references))
+        self.loss = self.weight * self.kind.distance(self.feature(x), reference, self.generator)
         return x
-
-    def distance(self, samples: Tensor) -> Tensor:
-        """How far the image's feature vectors (N, C) lie from the style's, by `self.kind`."""
-        if self.sigma2 is not None:
-            return mmd2(samples, self.target[0], gaussian_kernel(self.sigma2))
-        if self.kind == "sliced_wasserstein":
-            c = samples.shape[1]
-            return sliced_wasserstein(samples, self.target[0], random_directions(c, c, self.generator, samples.device))
-        if self.kind == "histogram":
-            return histogram_loss(samples, self.target[0])
-        assert self.style_mean is not None and self.style_cov_sqrt is not None
-        mean, cov = gaussian_fit(samples)
-        return gaussian_w2(mean, cov, self.style_mean, self.style_cov_sqrt) / samples.shape[1]
 
 
 def total_variation(image: Tensor) -> Tensor:

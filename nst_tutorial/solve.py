@@ -15,7 +15,7 @@ from tqdm.auto import tqdm
 from .augment import AugmentedModel
 from .config import Config
 from .errors import ConfigError, NonFiniteLossError
-from .lbfgs import LBFGS
+from .speed.lbfgs import LBFGS
 
 
 @dataclass
@@ -75,7 +75,7 @@ def make_optimizer(model: AugmentedModel, config: Config) -> LBFGS | torch.optim
 
 def solve(
     model: AugmentedModel,
-    config: Config | None = None,
+    config: Config,
     *,
     iterations: int | None = None,
     result: SolveResult | None = None,
@@ -94,7 +94,7 @@ def solve(
     Raises `NonFiniteLossError` (holding the result so far) on a NaN or infinite loss.
     `label` names the progress bar.
     """
-    config = config or Config()
+
     n = config.iterations if iterations is None else iterations
     if result is None:
         result = SolveResult(image=model.rgb())

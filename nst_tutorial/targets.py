@@ -7,8 +7,9 @@ from collections.abc import Iterable, Sequence
 import torch
 from torch import Tensor, nn
 
+from .config import Config
 from .errors import ConfigError
-from .style_losses import SAMPLE_LOSSES, style_statistic
+from .style_losses import gram, style_kind
 from .vgg import Normalizer, tap
 
 
@@ -27,57 +28,49 @@ def features_at(net: nn.Sequential, image: Tensor, layers: Iterable[str]) -> dic
     return out
 
 
-def capture_style_targets(
-    net: nn.Sequential,
-    normalizer: Normalizer,
-    styles: Sequence[Tensor],
-    layers: Sequence[str],
-    relu_in_place: bool = True,
-    blend: Sequence[float] | None = None,
-    kind: str = "gram",
-    gram_scale: float | None = None,
-    sources: Sequence[int] | None = None,
-) -> dict[str, Tensor]:
+def capture_style_targets(net: nn.Sequential, normalizer: Normalizer, styles: Sequence[Tensor], config: Config,
+                          per_style: bool = False) -> dict[str, Tensor]:
     """Seed step 1: `{"conv1_1": gram (1, C, C), ...}` for RGB style images (1, 3, H, W) in [0, 1].
 
-    Several styles are blended by averaging their Gram matrices with weights `blend`
-    (equal by default), which mixes the styles' statistics. `kind` picks another style loss
-    (see `style_losses.style_statistic`); feature samples (gaussian, sliced_wasserstein,
-    histogram, w2) are pooled, not averaged.
-    `gram_scale` is MyCaffe's GRAM alpha (see `style_losses.caffe_gram`). `sources` gives,
-    per layer, the one style image that layer's target comes from (scale control: coarse
-    structure from one painting, fine texture from another); None blends them all.
+    The statistic is `config.style_loss`'s (the Gram matrix by default, MyCaffe's with
+    `config.gram_scale`). Several styles are blended by averaging their statistics with equal
+    weights, which mixes the styles; feature samples (the kinds with their own distance) are
+    pooled instead. `config.style_layer_sources` gives, per layer, the one style that layer's
+    target comes from (scale control). `per_style` stacks each style's own target instead,
+    (S, C, C), for regions: one painting per region.
     """
-    if sources is not None:
-        if max(sources, default=0) >= len(styles):
+    sources = config.style_layer_sources
+    if per_style or sources is not None:
+        if sources is not None and max(sources, default=0) >= len(styles):
             raise ConfigError(f"style_layer_sources names style {max(sources)}, but there are {len(styles)} "
                               "style images (counting from 0)")
-        per_style = {i: capture_style_targets(net, normalizer, [styles[i]], layers, relu_in_place, None, kind,
-                                              gram_scale) for i in set(sources)}
-        return {name: per_style[i][name] for name, i in zip(layers, sources)}
+        own = [_targets(net, normalizer, [s], config) for s in styles]
+        if per_style:
+            return {name: torch.cat([t[name] for t in own]) for name in config.style_layers}
+        assert sources is not None
+        return {name: own[i][name] for name, i in zip(config.style_layers, sources)}
+    return _targets(net, normalizer, styles, config)
 
-    blend = [1.0 / len(styles)] * len(styles) if blend is None else list(blend)
-    taps = {name: tap(name, relu_in_place) for name in layers}
+
+def _targets(net: nn.Sequential, normalizer: Normalizer, styles: Sequence[Tensor], config: Config) -> dict[str, Tensor]:
+    """Every style's statistic at each style layer, averaged (or pooled, for feature samples)."""
+    kind = style_kind(config.style_loss)
+    taps = {name: tap(name, config.relu_in_place) for name in config.style_layers}
     targets: dict[str, Tensor] = {}
-    for style, weight in zip(styles, blend):
+    for style in styles:
         feats = features_at(net, normalizer.to_model(style), taps.values())
         for name, t in taps.items():
-            stat = style_statistic(feats[t], kind, gram_scale)
-            if kind in SAMPLE_LOSSES:
+            stat = kind.statistic(feats[t]) if config.gram_scale is None else gram(feats[t], config.gram_scale)
+            if kind.pooled:
                 targets[name] = torch.cat([targets[name], stat], dim=1) if name in targets else stat
             else:
-                targets[name] = targets.get(name, 0) + weight * stat
+                targets[name] = targets.get(name, 0) + stat / len(styles)
     return targets
 
 
-def capture_content_targets(
-    net: nn.Sequential,
-    normalizer: Normalizer,
-    content: Tensor,
-    layers: Sequence[str] = ("conv4_2",),
-    relu_in_place: bool = True,
-) -> dict[str, Tensor]:
+def capture_content_targets(net: nn.Sequential, normalizer: Normalizer, content: Tensor,
+                            config: Config) -> dict[str, Tensor]:
     """Seed step 2: `{"conv4_2": features (1, C, H/8, W/8)}` for an RGB content image in [0, 1]."""
-    taps = {name: tap(name, relu_in_place) for name in layers}
+    taps = {name: tap(name, config.relu_in_place) for name in config.content_layers}
     feats = features_at(net, normalizer.to_model(content), taps.values())
     return {name: feats[t] for name, t in taps.items()}

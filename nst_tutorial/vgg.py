@@ -12,7 +12,7 @@ import torch
 from torch import Tensor, nn
 
 from .errors import UnknownLayerError, WeightsUnavailableError
-from .fastconv import Conv3x3
+from .speed.fastconv import Conv3x3
 
 BLOCKS = (2, 2, 4, 4, 4)  # convolutions per block
 CHANNELS = (64, 128, 256, 512, 512)  # output channels per block
@@ -60,7 +60,7 @@ def build_vgg19(weights: str | Mapping[str, Tensor] = "caffe", pooling: str = "m
 
     `weights` names a set (see `load_weights`) or is a state dict of the same keys, e.g.
     narrower random convolutions for fast tests. `fast_conv` runs the convolutions through
-    NNPACK on the CPU (see `fastconv`); `ceil_mode` rounds pooled sizes up, as Caffe does.
+    NNPACK on the CPU (see `speed.fastconv`); `ceil_mode` rounds pooled sizes up, as Caffe does.
     """
     names = layer_names()
     keep = names[: names.index(check_layer(last)) + 1]

@@ -9,7 +9,9 @@ import pytest
 from PIL import Image
 
 from nst_tutorial import Config
-from nst_tutorial.cli import build_parser, config_from_args, main, parse_layers
+from nst_tutorial.cli import main
+from nst_tutorial.cli.options import config_from_args, parse_layers
+from nst_tutorial.cli.paint import build_parser
 from nst_tutorial.data import image_path
 
 from .test_images import BAD, make_bad

@@ -22,6 +22,7 @@ from PIL import Image
 
 import nst_tutorial as nt
 from nst_tutorial import cli
+from nst_tutorial.cli import paint
 
 ROOT = Path(__file__).resolve().parents[1]
 QUICK = ["--size", "40", "-n", "1", "--coarse-iterations", "1", "-q"]
@@ -122,7 +123,7 @@ def test_ctrl_c_before_the_solve_is_one_line_and_writes_nothing(tmp_path, monkey
     def interrupted(args, job):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(cli, "run", interrupted)
+    monkeypatch.setattr(paint, "run", interrupted)
     assert cli.main(["-o", str(tmp_path / "out.png")]) == 130
     err = capsys.readouterr().err.strip().splitlines()
     assert err == ["nst-tutorial: SIGINT: stopped before an image was ready; nothing written"]
@@ -130,7 +131,7 @@ def test_ctrl_c_before_the_solve_is_one_line_and_writes_nothing(tmp_path, monkey
 
 
 def test_help_explains_every_option_once_with_its_default_as_you_type_it():
-    text = cli.build_parser().format_help()
+    text = paint.build_parser().format_help()
     options = re.split(r"\n  (?=-)", text.split("options:")[1].split("exit status:")[0])[1:]
     for block in options:
         flags = block.split()[0]
@@ -166,10 +167,26 @@ def test_8_bit_and_unit_float_pixels_still_load():
     assert nt.load_image(torch.full((3, 8, 8), 1.0 + 1e-6)).max().item() == 1.0  # rounding overshoot is fine
 
 
-def test_results_md_opens_with_a_summary_of_the_targets():
+def test_results_md_opens_with_a_summary_whose_status_follows_its_figures():
     text = (ROOT / "benchmarks" / "RESULTS.md").read_text()
     headings = re.findall(r"^## (.+)$", text, flags=re.MULTILINE)
     assert headings[0] == "Summary"
     summary = text.split("## Summary")[1].split("\n## ")[0]
     rows = [line for line in summary.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert len(rows) >= 4 and all(re.search(r"\| (not )?met\b", row) for row in rows)
+    assert len(rows) >= 4
+    for row in rows:
+        target, figure, check, status = [cell.strip() for cell in row.strip("| ").split(" | ")]
+        assert re.match(r"(not )?met\b", status), row
+        if check == "reported":  # a target that asks for a measurement, not a threshold
+            assert status.startswith("met") and re.search(r"\d", figure), row
+            continue
+        held = [_holds(comparison, figure.replace(",", "")) for comparison in check.split(";")]
+        assert status.startswith("met") == all(held), f"status {status[:20]!r} but checks {held}: {row[:80]}"
+
+
+def _holds(comparison: str, figure: str) -> bool:
+    """`"0.31 <= 0.35"` -> True; the left-hand number must be one the figure states."""
+    left, op, right = comparison.split()
+    assert re.search(rf"(?<![\d.]){re.escape(left)}(?![\d])", figure), f"{left} is not in the figure"
+    a, b = float(left), float(right)
+    return {"<=": a <= b, "<": a < b, ">=": a >= b, ">": a > b}[op]

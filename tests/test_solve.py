@@ -13,7 +13,7 @@ from nst_tutorial.data import image_path
 
 
 def make_model(cfg: nt.Config) -> nt.AugmentedModel:
-    return nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg, torch.device("cpu"))
+    return nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg)
 
 
 def style_total(result: nt.SolveResult, i: int) -> float:
@@ -105,7 +105,7 @@ def test_event_gate_zeroes_the_gradient_exactly_where_the_target_is_zero(tiny_ne
     for gate in (True, False):
         cfg = nt.Config(size=64, event_gate=gate, style_layers=(), style_layer_weights=(),
                         content_layers=("conv3_1",))
-        targets = nt.capture_content_targets(tiny_net, norm, content, cfg.content_layers)
+        targets = nt.capture_content_targets(tiny_net, norm, content, cfg)
         model = nt.augment(tiny_net, norm, {}, targets, init=noise, config=cfg)
         seen = []
 

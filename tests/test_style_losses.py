@@ -9,7 +9,7 @@ import torch.nn.functional as F
 import nst_tutorial as nt
 from nst_tutorial.losses import StyleLoss
 from nst_tutorial.style_losses import (feature_vectors, gaussian_kernel, linear_kernel, mmd2, poly2_kernel,
-                                       style_statistic)
+                                       KINDS)
 from nst_tutorial.data import image_path
 
 
@@ -35,20 +35,20 @@ def test_gram_loss_is_poly2_mmd_up_to_c_to_the_fourth():
 
 def test_linear_kernel_mmd_is_distance_of_means():
     fx, fs = torch.randn(1, 6, 5, 4, dtype=torch.float64), torch.randn(1, 6, 3, 7, dtype=torch.float64)
-    means = F.mse_loss(style_statistic(fx, "linear"), style_statistic(fs, "linear"))
+    means = F.mse_loss(KINDS["linear"].statistic(fx), KINDS["linear"].statistic(fs))
     assert torch.isclose(mmd2(feature_vectors(fx), feature_vectors(fs), linear_kernel), 6 * means)
 
 
 def test_bn_statistic_is_channel_mean_and_std():
     f = torch.randn(1, 3, 4, 5, dtype=torch.float64)
-    stat = style_statistic(f, "bn")
+    stat = KINDS["bn"].statistic(f)
     assert torch.allclose(stat[0, :3], f[0].mean(dim=(1, 2)))
     assert torch.allclose(stat[0, 3:], f[0].reshape(3, -1).std(dim=1, unbiased=False))
 
 
 def test_gaussian_style_loss_is_gaussian_mmd_with_stored_bandwidth():
     fs, fx = torch.randn(1, 4, 6, 6, dtype=torch.float64), torch.randn(1, 4, 6, 6, dtype=torch.float64)
-    module = StyleLoss(style_statistic(fs, "gaussian"), weight=2.0, kind="gaussian")
+    module = StyleLoss(KINDS["gaussian"].statistic(fs), weight=2.0, kind="gaussian")
     module(fx)
     vs, vx = feature_vectors(fs), feature_vectors(fx)
     sigma2 = torch.cdist(vs, vs).pow(2).mean()
@@ -59,7 +59,7 @@ def test_gaussian_style_loss_is_gaussian_mmd_with_stored_bandwidth():
 
 @pytest.mark.parametrize("kind", ["linear", "bn", "gaussian"])
 def test_every_style_loss_runs_a_solve(kind):
-    cfg = nt.Config(size=32, iterations=8, style_loss=kind, style_weight=nt.style_losses.STYLE_WEIGHTS[kind],
+    cfg = nt.Config(size=32, iterations=8, style_loss=kind, style_weight=KINDS[kind].weight,
                     init="noise")
     result = nt.stylize(image_path("u_street_metro"), image_path("starry_night"), cfg, progress=False)
     style = [sum(v[i] for k, v in result.history.items() if k.startswith("style/")) for i in (0, -1)]
@@ -74,7 +74,7 @@ def test_unknown_style_loss_is_a_config_error():
 # The style losses after Gatys, each against a case with a known answer.
 
 def test_sliced_wasserstein_of_a_shifted_copy_is_the_mean_squared_projected_shift():
-    from nst_tutorial.distribution_losses import random_directions, sliced_wasserstein
+    from nst_tutorial.style_losses import random_directions, sliced_wasserstein
 
     x = torch.randn(500, 4, dtype=torch.float64)
     shift = torch.tensor([1.0, -2.0, 0.5, 3.0], dtype=torch.float64)
@@ -85,7 +85,7 @@ def test_sliced_wasserstein_of_a_shifted_copy_is_the_mean_squared_projected_shif
 
 
 def test_sliced_wasserstein_compares_sets_of_different_sizes_by_quantile():
-    from nst_tutorial.distribution_losses import sliced_wasserstein
+    from nst_tutorial.style_losses import sliced_wasserstein
 
     x = torch.linspace(0, 1, 101, dtype=torch.float64)[:, None]
     y = torch.linspace(0, 1, 1001, dtype=torch.float64)[:, None] + 0.25  # the same uniform law, shifted
@@ -94,7 +94,7 @@ def test_sliced_wasserstein_compares_sets_of_different_sizes_by_quantile():
 
 
 def test_histogram_loss_of_a_shifted_copy_is_the_squared_shift_and_pulls_towards_it():
-    from nst_tutorial.distribution_losses import histogram_loss
+    from nst_tutorial.style_losses import histogram_loss
 
     x = torch.randn(300, 3, dtype=torch.float64, requires_grad=True)
     shift = torch.tensor([0.5, -1.0, 2.0], dtype=torch.float64)
@@ -106,7 +106,7 @@ def test_histogram_loss_of_a_shifted_copy_is_the_squared_shift_and_pulls_towards
 
 
 def test_w2_between_gaussians_matches_the_closed_form():
-    from nst_tutorial.distribution_losses import gaussian_w2, sqrtm
+    from nst_tutorial.style_losses import gaussian_w2, sqrtm
 
     m1, m2 = torch.tensor([1.0, 2.0, 0.0]), torch.tensor([0.0, 0.0, 1.0])
     a, b = torch.tensor([4.0, 1.0, 0.25]), torch.tensor([1.0, 9.0, 0.25])  # commuting (diagonal) covariances
@@ -120,13 +120,13 @@ def test_w2_between_gaussians_matches_the_closed_form():
 
 
 def test_w2_gradient_is_finite_with_silent_channels():
-    from nst_tutorial.distribution_losses import gaussian_fit, gaussian_w2, sqrtm
+    from nst_tutorial.style_losses import mean_cov, gaussian_w2, sqrtm
 
     x = torch.relu(torch.randn(200, 6))
     x[:, :3] = 0  # three channels that never fire: repeated zero eigenvalues
     x.requires_grad_(True)
-    mean, cov = gaussian_fit(x)
-    style_mean, style_cov = gaussian_fit(torch.relu(torch.randn(300, 6)) + 0.1)
+    mean, cov = mean_cov(x)
+    style_mean, style_cov = mean_cov(torch.relu(torch.randn(300, 6)) + 0.1)
     gaussian_w2(mean, cov, style_mean, sqrtm(style_cov)).backward()
     assert torch.isfinite(x.grad).all() and x.grad.abs().sum() > 0
 
@@ -136,7 +136,7 @@ def test_w2_gradient_is_finite_with_silent_channels():
 def test_new_style_losses_lower_the_style_loss_with_either_optimizer_and_through_the_stages(kind, optimizer,
                                                                                              scales):
     cfg = nt.Config(size=48, iterations=10, coarse_iterations=5, scales=scales, style_loss=kind,
-                    style_weight=nt.style_losses.STYLE_WEIGHTS[kind], optimizer=optimizer)
+                    style_weight=KINDS[kind].weight, optimizer=optimizer)
     result = nt.stylize(image_path("u_street_metro"), image_path("starry_night"), cfg, progress=False)
     full = result.stages[-1].start
     style = [sum(v[i] for k, v in result.history.items() if k.startswith("style/")) for i in (full, -1)]
@@ -149,8 +149,33 @@ def test_sliced_wasserstein_directions_follow_config_seed(tiny_net, content, sty
 
     def first_loss(seed: int) -> float:
         cfg = nt.Config(style_loss="sliced_wasserstein", seed=seed)
-        targets = nt.capture_style_targets(tiny_net, norm, [style], cfg.style_layers, kind=cfg.style_loss)
+        targets = nt.capture_style_targets(tiny_net, norm, [style], cfg)
         model = nt.augment(tiny_net, norm, targets, {}, init=content, config=cfg)
         return model().item()
 
     assert first_loss(1) == first_loss(1) != first_loss(2)
+
+
+def test_a_style_loss_registered_in_one_place_runs_through_stylize(monkeypatch):
+    """A new kind is one `register` call: Config accepts it, step 1 takes its statistic, the
+    loss its distance, the CLI lists it."""
+    from nst_tutorial import style_losses
+    from nst_tutorial.cli.paint import build_parser
+
+    seen = []
+
+    def channel_max(features: torch.Tensor) -> torch.Tensor:  # a toy statistic: each channel's largest value
+        seen.append(tuple(features.shape))
+        return features.flatten(2).amax(dim=2)
+
+    monkeypatch.setitem(style_losses.KINDS, "toy_max", style_losses.StyleKind(channel_max, weight=3.0))
+    cfg = nt.Config(size=32, iterations=3, scales=(1.0,), style_loss="toy_max", style_weight=3.0)
+    result = nt.stylize(image_path("u_street_metro"), image_path("starry_night"), cfg, progress=False)
+    assert seen and all(len(shape) == 4 for shape in seen)
+    style_terms = [k for k in result.history if k.startswith("style/")]
+    assert len(style_terms) == 5 and all(result.history[k][0] > 0 for k in style_terms)
+    layer = result.model.loss_modules()["style_conv1_1"]
+    assert layer.target.shape == (1, 64)  # the toy statistic, not a Gram matrix
+    assert "toy_max" in build_parser().format_help()
+    with pytest.raises(nt.ConfigError, match="style_loss"):
+        nt.Config(style_loss="not_registered")

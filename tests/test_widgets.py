@@ -12,20 +12,22 @@ import torch
 from PIL import Image
 
 import nst_tutorial as nt
-from nst_tutorial import evaluator, plots, widgets
+from nst_tutorial import plots
+from nst_tutorial import widgets
+from nst_tutorial.widgets import evaluator
 from nst_tutorial.data import image_path
-from nst_tutorial.evaluator import Evaluator
+from nst_tutorial.widgets import Evaluator
 
 
 @pytest.fixture(scope="module")
 def grams(tiny_net):
     net = tiny_net
     norm = nt.Normalizer()
-    layers = nt.Config().style_layers
+    cfg = nt.Config()
     style = nt.load_image(image_path("starry_night"), 48)
     content = nt.load_image(image_path("u_street_metro"), 48)
-    return (nt.capture_style_targets(net, norm, [style], layers),
-            nt.capture_style_targets(net, norm, [content], layers))
+    return (nt.capture_style_targets(net, norm, [style], cfg),
+            nt.capture_style_targets(net, norm, [content], cfg))
 
 
 def test_gram_explorer_layer_and_channel_pickers_change_the_heatmaps(grams):

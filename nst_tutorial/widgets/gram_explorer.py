@@ -1,0 +1,58 @@
+"""The Gram explorer: pick a style layer and a channel range, see the target, current and difference Gram."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import ipywidgets as W
+from torch import Tensor
+
+from ..plots import gram_heatmaps, update_gram_heatmaps
+from .base import FigureView, Messages, shows_errors
+
+class GramExplorer(W.VBox):
+    """Pick a style layer and a channel range; see target, current and difference Gram heatmaps."""
+
+    def __init__(self, targets: Mapping[str, Tensor], current: Mapping[str, Tensor], window: int = 64) -> None:
+        self.targets, self.current = dict(targets), dict(current)
+        first = next(iter(self.targets))
+        self.layer = W.Dropdown(options=list(self.targets), value=first, description="layer")
+        self.channels = W.IntRangeSlider(description="channels", continuous_update=False,
+                                         layout=W.Layout(width="60%"))
+        self.messages, self.last_traceback = Messages(), None
+        self.view = FigureView(11.0, 3.4, ncols=3)
+        self._set_channel_limits(window)
+        self.heatmaps = gram_heatmaps(self.targets[first], self.current[first], self.channels.value,
+                                            axes=self.view.axes)
+        self.view.refresh()
+        self.layer.observe(self._on_layer, names="value")
+        self.channels.observe(self._on_channels, names="value")
+        super().__init__([W.HBox([self.layer, self.channels]), self.view, self.messages])
+
+    def _set_channel_limits(self, window: int) -> None:
+        c = self.targets[self.layer.value].shape[-1]
+        with self.channels.hold_trait_notifications():  # validate min, max and value together
+            self.channels.min, self.channels.max = 0, c
+            self.channels.value = (0, min(window, c))
+
+    @shows_errors
+    def _on_layer(self, change: Any) -> None:
+        self._set_channel_limits(self.channels.value[1] - self.channels.value[0])
+        self._redraw()
+
+    @shows_errors
+    def _on_channels(self, change: Any) -> None:
+        self._redraw()
+
+    def _redraw(self) -> None:
+        lo, hi = self.channels.value
+        if hi <= lo:
+            raise ValueError("choose a channel range of at least one channel")
+        name = self.layer.value
+        update_gram_heatmaps(self.heatmaps, self.targets[name], self.current[name], (lo, hi))
+        self.heatmaps[0].axes.set_title(f"style target {name}")
+        self.view.refresh()
+        self.messages.info(f"{name}: channels {lo}-{hi - 1} of {self.targets[name].shape[-1]}")
+
+

@@ -1,0 +1,158 @@
+"""Paint the regions of a photo with the mouse: one colour per style, a brush size, undo and clear.
+
+`Strokes` is the model: the strokes painted so far, and the masks they make (`control.regions`'
+input, later strokes over earlier ones). `MaskPainter` is the widget: the photo on an
+ipycanvas `MultiCanvas`, the strokes drawn over it, and the controls.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import ipywidgets as W
+import numpy as np
+import torch
+from ipycanvas import MultiCanvas, hold_canvas
+from PIL import Image, ImageDraw
+from torch import Tensor
+
+from ..errors import NSTError
+from ..images import ImageSource, load_image, to_uint8
+from .base import Messages, shows_errors
+
+PALETTE = ("#e6194b", "#4363d8", "#3cb44b", "#f58231", "#911eb4", "#42d4f4")  # one per style, distinct
+
+
+@dataclass
+class Stroke:
+    style: int  # which style this region is for (0, 1, ...)
+    radius: float  # brush radius in canvas pixels
+    points: list[tuple[float, float]] = field(default_factory=list)
+
+
+@dataclass
+class Strokes:
+    """What has been painted on a canvas of `width` x `height`, and the masks it makes."""
+
+    width: int
+    height: int
+    styles: int
+    strokes: list[Stroke] = field(default_factory=list)
+
+    def masks(self) -> Tensor:
+        """One 0/1 mask per style, (S, 1, height, width); where strokes overlap the later one wins."""
+        labels = Image.new("L", (self.width, self.height), 255)
+        draw = ImageDraw.Draw(labels)
+        for s in self.strokes:
+            r = s.radius
+            draw.line(s.points, fill=s.style, width=max(1, round(2 * r)))
+            for x, y in s.points:  # round caps and joins, and single clicks
+                draw.ellipse((x - r, y - r, x + r, y + r), fill=s.style)
+        a = torch.from_numpy(np.asarray(labels, dtype=np.int64))
+        return torch.stack([(a == i).float() for i in range(self.styles)])[:, None]
+
+    def unpainted(self) -> list[int]:
+        """The styles without a single painted pixel."""
+        masks = self.masks()
+        return [i for i in range(self.styles) if not masks[i].any()]
+
+
+class MaskPainter(W.VBox):
+    """The photo, and a brush that paints one region per style on it (left button drag).
+
+    `masks()` returns the regions at the photo's displayed size, (S, 1, H, W); `check()` raises
+    if a style has no region yet. Display it in a notebook, or inside the Evaluator.
+    """
+
+    def __init__(self, content: ImageSource, style_names: list[str], width: int = 384) -> None:
+        photo = load_image(content, width)
+        h, w = photo.shape[-2:]
+        self.model = Strokes(w, h, len(style_names))
+        # Shown at its own pixel size: stretched to the page's width, it could outgrow the screen.
+        self.canvas = MultiCanvas(2, width=w, height=h, layout=W.Layout(width=f"{w}px", height=f"{h}px"))
+        pixels = to_uint8(photo)
+        self.canvas[0].put_image_data(pixels, 0, 0)
+        self.canvas[1].global_alpha = 0.55
+        self.style = W.ToggleButtons(options=[(n, i) for i, n in enumerate(style_names)], value=0,
+                                     description="paint for")
+        self.style.style.button_width = "auto"
+        self.brush = W.IntSlider(value=max(4, w // 16), min=1, max=max(8, w // 4), description="brush")
+        self.undo_button = W.Button(description="Undo", icon="undo")
+        self.clear_button = W.Button(description="Clear", icon="trash")
+        self.legend = W.HTML(" ".join(f"<span style='background:{PALETTE[i % len(PALETTE)]};padding:0 6px'>"
+                                      f"&nbsp;</span> {n}" for i, n in enumerate(style_names)))
+        self.messages, self.last_traceback = Messages(), None
+        self._drawing = False
+        self.canvas.on_mouse_down(self._down)
+        self.canvas.on_mouse_move(self._move)
+        self.canvas.on_mouse_up(self._up)
+        self.canvas.on_mouse_out(self._up)
+        self.undo_button.on_click(self._undo)
+        self.clear_button.on_click(self._clear)
+        super().__init__([W.HBox([self.style, self.brush]), W.HBox([self.undo_button, self.clear_button, self.legend]),
+                          self.canvas, self.messages])
+
+    def masks(self) -> Tensor:
+        """The painted regions, (S, 1, H, W) at the canvas's size."""
+        return self.model.masks()
+
+    def check(self) -> Tensor:
+        """The masks, or `NSTError` naming each style that has no painted region."""
+        missing = self.model.unpainted()
+        if missing:
+            names = ", ".join(self.style.options[i][0] for i in missing)
+            raise NSTError(f"paint a region for {names} first: each style needs one")
+        return self.masks()
+
+    @shows_errors
+    def _down(self, x: float, y: float) -> None:
+        self._drawing = True
+        self.model.strokes.append(Stroke(self.style.value, self.brush.value / 2, [(x, y)]))
+        self._dab(x, y)
+
+    @shows_errors
+    def _move(self, x: float, y: float) -> None:
+        if not self._drawing:
+            return
+        stroke = self.model.strokes[-1]
+        (x0, y0) = stroke.points[-1]
+        stroke.points.append((x, y))
+        layer = self.canvas[1]
+        with hold_canvas():
+            layer.stroke_style, layer.line_width, layer.line_cap = self._colour(), 2 * stroke.radius, "round"
+            layer.stroke_line(x0, y0, x, y)
+
+    def _up(self, x: float, y: float) -> None:
+        self._drawing = False
+
+    @shows_errors
+    def _undo(self, _button: Any = None) -> None:
+        if self.model.strokes:
+            self.model.strokes.pop()
+        self._redraw()
+
+    @shows_errors
+    def _clear(self, _button: Any = None) -> None:
+        self.model.strokes.clear()
+        self._redraw()
+
+    def _dab(self, x: float, y: float) -> None:
+        layer = self.canvas[1]
+        layer.fill_style = self._colour()
+        layer.fill_circle(x, y, self.brush.value / 2)
+
+    def _colour(self, style: int | None = None) -> str:
+        return PALETTE[(self.style.value if style is None else style) % len(PALETTE)]
+
+    def _redraw(self) -> None:
+        """Repaint the stroke layer from the model (after undo or clear)."""
+        layer = self.canvas[1]
+        with hold_canvas():
+            layer.clear()
+            for s in self.model.strokes:
+                layer.fill_style = layer.stroke_style = self._colour(s.style)
+                layer.line_width, layer.line_cap = 2 * s.radius, "round"
+                layer.fill_circle(*s.points[0], s.radius)
+                for (x0, y0), (x1, y1) in zip(s.points, s.points[1:]):
+                    layer.stroke_line(x0, y0, x1, y1)

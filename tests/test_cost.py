@@ -1,0 +1,154 @@
+"""The estimator's model of the work against what really happens."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+import torch
+
+import nst_tutorial as nt
+from nst_tutorial import cost as E
+from nst_tutorial.cost import model as M
+
+
+def hooked_saved_bytes(config: nt.Config, height: int, width: int) -> int:
+    """The reference: the bytes of every distinct non-weight storage autograd saves in one forward."""
+    model = nt.prepare(torch.rand(1, 3, height, width), torch.rand(1, 3, height, width),
+                       nt.Config(**{**config.__dict__, "size": max(height, width)}))
+    fixed = {p.untyped_storage().data_ptr() for p in model.net.parameters()}
+    seen: dict[int, int] = {}
+
+    def pack(t):
+        storage = t.untyped_storage()
+        if storage.data_ptr() not in fixed:
+            seen[storage.data_ptr()] = storage.nbytes()
+        return t
+
+    with torch.autograd.graph.saved_tensors_hooks(pack, lambda t: t):
+        model()
+    return sum(seen.values())
+
+
+@pytest.mark.parametrize("config, shape", [
+    (nt.Config(), (128, 96)),  # NNPACK on blocks 1-2, Winograd on 3, direct on 4-5
+    (nt.Config(), (256, 192)),  # NNPACK on blocks 1-3, Winograd on 4, direct on 5
+    (nt.Config(fast_conv=False), (96, 80)),
+    (nt.Config(low_memory=True), (256, 192)),  # no Winograd: the direct path keeps its inputs
+    (nt.Config(ceil_mode=True), (90, 70)),
+    (nt.Config(style_layers=("conv1_1", "conv3_1"), style_layer_weights=(1.0, 1.0), content_layers=("conv2_2",)),
+     (64, 64)),
+])
+def test_the_count_of_saved_bytes_is_what_autograd_keeps(config, shape):
+    assert M.saved_bytes(config, *shape) == hooked_saved_bytes(config, *shape)
+
+
+FAKE = E.Calibration(baseline_mb=700.0, peak_factor=1.2, seconds_per_gflop=0.01, seconds_per_gflop_fast=0.004)
+
+
+def test_estimate_follows_the_model_through_the_stages():
+    cfg = nt.Config(size=256, iterations=200, coarse_iterations=60, scales=(0.25, 0.5, 1.0))
+    est = E.estimate(cfg, (1024, 768), FAKE)
+    assert est.size == (256, 192) and est.stages == (64, 128, 256)
+    full = M.model_bytes(cfg, 256, 192) / 2**20
+    assert est.peak_mb == pytest.approx(700 + 1.2 * full)
+    per = [2 * (0.01 * d + 0.004 * f) / 1e9 for d, f in (M.flop_split(cfg, h, w) for h, w in ((64, 48), (128, 96),
+                                                                                              (256, 192)))]
+    assert est.seconds_per_iteration == pytest.approx(per[-1])
+    assert est.seconds == pytest.approx(60 * per[0] + 60 * per[1] + 200 * per[2])
+
+
+def test_the_flop_split_follows_where_the_fast_algorithms_run():
+    cfg = nt.Config(style_layers=("conv1_1",), style_layer_weights=(1.0,), content_layers=("conv2_1",),
+                    device="cpu")
+    direct, fast = M.flop_split(cfg, 64, 64)  # conv1_x at 64x64 positions: NNPACK; conv2_1 at 32x32: Winograd
+    assert fast == 2 * 9 * ((3 * 64 + 64 * 64) * 64 * 64 + 64 * 128 * 32 * 32)
+    assert direct == 2 * 64 * 64 * 64 * 64  # the Gram of conv1_1
+    direct, fast = M.flop_split(cfg, 16, 16)  # conv1_x at 16x16: Winograd; conv2_1 at 8x8: direct
+    assert fast == 2 * 9 * (3 * 64 + 64 * 64) * 16 * 16
+    assert direct == 2 * 9 * 64 * 128 * 8 * 8 + 2 * 64 * 64 * 16 * 16
+    assert M.flop_split(nt.Config(fast_conv=False), 64, 64)[1] == 0
+
+
+@pytest.mark.parametrize("cfg, shape", [
+    (nt.Config(device="cpu"), (256, 192)),
+    (nt.Config(device="cpu"), (128, 96)),
+    (nt.Config(device="cpu", ceil_mode=True), (62, 66)),  # block 3 at 16x17 rounded up (Winograd), 15x16 down
+])
+def test_the_winograd_kernels_counted_are_those_the_network_holds(cfg, shape):
+    from nst_tutorial.speed.fastconv import Conv3x3
+
+    model = nt.prepare(torch.rand(1, 3, *shape), torch.rand(1, 3, *shape), replace(cfg, size=max(shape)))
+    with torch.no_grad():
+        model()
+    held = sum(m._winograd[1].nbytes for m in model.net.modules() if isinstance(m, Conv3x3) and m._winograd)
+    assert held == M.winograd_bytes(cfg, *shape) > 0
+
+
+def test_nnpacks_workspace_follows_the_widest_layer_nnpack_runs():
+    cfg = nt.Config(device="cpu")
+    assert M.nnpack_bytes(cfg, 512, 384) == 512 * 512 * 256 * 4  # conv4_x at 64x48 takes NNPACK
+    assert M.nnpack_bytes(cfg, 256, 192) == 256 * 256 * 256 * 4  # conv3_x at 64x48; conv4_x takes Winograd
+    assert M.nnpack_bytes(nt.Config(fast_conv=False), 512, 384) == 0
+    assert M.nnpack_bytes(cfg, 1024, 768) == M.nnpack_bytes(cfg, 512, 384)  # it does not grow with the picture
+
+
+def test_lbfgs_history_is_counted_exactly():
+    from nst_tutorial.speed.lbfgs import LBFGS
+
+    def held(history: int) -> int:  # what the solver really takes for its pairs
+        opt = LBFGS(torch.zeros(1, 3, 64, 48, requires_grad=True), history=history)
+        return opt.s.numel() * opt.s.element_size() + opt.y.numel() * opt.y.element_size()
+
+    a, b = nt.Config(lbfgs_history=10), nt.Config(lbfgs_history=110)
+    assert M.model_bytes(b, 64, 48) - M.model_bytes(a, 64, 48) == held(110) - held(10)
+
+
+def test_largest_size_is_the_last_that_fits():
+    cfg = nt.Config()
+    side = E.largest_size(cfg, (1024, 768), 1500.0, FAKE)
+    assert side % 16 == 0 and side > 0
+    assert E.estimate(nt.Config(size=side), (1024, 768), FAKE).peak_mb <= 1500
+    assert E.estimate(nt.Config(size=side + 16), (1024, 768), FAKE).peak_mb > 1500
+
+
+def test_a_run_that_would_not_fit_stops_before_it_starts_unless_forced(tmp_path, monkeypatch, capsys):
+    from nst_tutorial import cli
+
+    monkeypatch.setattr(E, "available_memory_mb", lambda: 710.0)
+    monkeypatch.setattr(E, "calibrate", lambda config, cache=None, measure=True: FAKE)
+    args = ["--size", "64", "-n", "1", "--coarse-iterations", "1", "-q", "-o", str(tmp_path / "o.png")]
+    assert cli.main(args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "710 MB are available; the largest size that fits is --size" in err[0]
+    assert not (tmp_path / "o.png").exists()
+    assert cli.main([*args, "--force"]) == 0 and (tmp_path / "o.png").exists()
+
+
+def test_estimate_option_prints_the_prediction_and_exits(tmp_path, monkeypatch, capsys):
+    from nst_tutorial import cli
+
+    monkeypatch.setattr(E, "calibrate", lambda config, cache=None, measure=True: FAKE)
+    assert cli.main(["--estimate", "--size", "512", "-o", str(tmp_path / "o.png")]) == 0
+    out = capsys.readouterr().out
+    assert "384x512 px, stages 256 px, 512 px: peak memory about" in out
+    assert "largest size that fits" in out and list(tmp_path.iterdir()) == []
+
+
+def test_calibration_is_measured_once_and_cached(tmp_path):
+    cache = tmp_path / "calibration.json"
+    first = E.calibrate(nt.Config(), cache)
+    assert cache.is_file() and first.baseline_mb > 100 and first.seconds_per_gflop > 0
+    assert E.calibrate(nt.Config(), cache) == first  # read back, not measured again
+
+
+def test_the_evaluator_shows_the_estimate_and_follows_the_settings(monkeypatch):
+    from nst_tutorial.widgets import Evaluator
+
+    monkeypatch.setattr(E, "calibrate", lambda config, cache=None, measure=True: FAKE)
+    app = Evaluator(nt.Config(size=128, iterations=100))
+    before = app.estimate.value
+    expected = E.estimate(app.settings(app.controller.config), app.controller.source(app.content.value), FAKE)
+    assert f"{expected.peak_mb:,.0f} MB" in before
+    app.size.value = 512
+    assert app.estimate.value != before and "MB" in app.estimate.value

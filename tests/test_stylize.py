@@ -1,0 +1,114 @@
+"""`stylize`: one solve path for the CLI, the library and the Evaluator; one trip through the code."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+import nst_tutorial as nt
+from nst_tutorial import cli, images, stages
+from nst_tutorial.cli import paint
+from nst_tutorial.data import CONTENT, STYLE, image_path
+from nst_tutorial.widgets import Evaluator
+
+
+def test_cli_library_and_evaluator_give_the_same_solve(tmp_path):
+    cfg = nt.Config(size=48, iterations=4, coarse_iterations=3, scales=(0.5, 1.0))
+    library = nt.stylize(image_path(CONTENT), image_path(STYLE), cfg, progress=False)
+    args = paint.build_parser().parse_args(["--size", "48", "-n", "4", "--coarse-iterations", "3", "--scales", "0.5,1",
+                                          "-q", "-o", str(tmp_path / "out.png")])
+    command_line = paint.run(args, paint.job_from_args(args))
+    app = Evaluator(cfg)
+    app.controller.work(app.settings(cfg))  # what Run does, in this thread
+    evaluator = app.controller.result
+    for result in (command_line, evaluator):
+        assert [(s.height, s.width, s.start, s.iterations) for s in result.stages] == \
+               [(24, 18, 0, 3), (48, 36, 3, 4)]
+        assert result.iterations == library.iterations == list(range(1, 8))
+        assert result.total[-1] == library.total[-1]
+        assert torch.equal(result.image, library.image)
+
+
+def test_stop_in_a_coarse_stage_returns_a_full_size_image_that_continues_at_full_size():
+    cfg = nt.Config(size=64, iterations=5, coarse_iterations=50, scales=(0.5, 1.0))
+    result = nt.stylize(image_path(CONTENT), image_path(STYLE), cfg, progress=False,
+                        callback=lambda r, current: r.iterations[-1] == 3 and _raise(KeyboardInterrupt))
+    assert result.stopped and result.iterations == [1, 2, 3]
+    assert result.image.shape[-2:] == (64, 48) and result.model.image.shape[-2:] == (64, 48)
+    assert [(s.height, s.iterations) for s in result.stages] == [(32, 3), (64, 0)]
+    again = nt.solve(result.model, cfg, result=result, iterations=2, progress=False)
+    assert again.iterations == [1, 2, 3, 4, 5] and again.stages[-1].iterations == 2
+
+
+def test_a_result_of_another_model_is_refused():
+    cfg = nt.Config(size=32, iterations=1, scales=(1.0,))
+    first = nt.stylize(image_path(CONTENT), image_path(STYLE), cfg, progress=False)
+    other = nt.prepare(image_path(CONTENT), image_path(STYLE), cfg)
+    with pytest.raises(nt.ConfigError, match="another model"):
+        nt.solve(other, cfg, result=first, progress=False)
+
+
+def test_each_input_image_is_decoded_once(monkeypatch):
+    opened = []
+    real = images._open
+    monkeypatch.setattr(images, "_open", lambda source, limit: opened.append(source) or real(source, limit))
+    nt.stylize(image_path(CONTENT), image_path(STYLE), nt.Config(size=64, iterations=1, coarse_iterations=1),
+               progress=False)
+    assert sorted(map(str, opened)) == sorted([str(image_path(CONTENT)), str(image_path(STYLE))])
+
+
+def test_the_four_steps_by_hand_under_mycaffe_give_stylizes_first_loss():
+    """Each step takes the Config, so MyCaffe's arithmetic reaches step 1 too (its GRAM scale),
+    and the steps by hand give what `stylize` computes to the last bit."""
+    from tests.conftest import tiny_state
+
+    cfg = nt.Config.mycaffe(size=48, iterations=1)
+    net = nt.build_vgg19(tiny_state(), "max", last="relu5_1", fast_conv=False, ceil_mode=cfg.ceil_mode)
+    norm = nt.Normalizer(cfg.weights)
+    content = nt.load_image(image_path(CONTENT), cfg.size)
+    style = images.resize_to(nt.load_image(image_path(STYLE)), content)  # MyCaffe stretches the style
+    grams = nt.capture_style_targets(net, norm, [style], cfg)
+    feats = nt.capture_content_targets(net, norm, content, cfg)
+    model = nt.augment(net, norm, grams, feats, init=content, config=cfg)
+    by_hand = model().item()
+    staged = nt.stylize(image_path(CONTENT), image_path(STYLE), cfg, net=net, progress=False)
+    assert staged.total[0] == by_hand
+    default_grams = nt.capture_style_targets(net, norm, [style], nt.Config())
+    assert not torch.allclose(grams["conv1_1"], default_grams["conv1_1"])  # the preset's GRAM is not the default's
+
+
+def count_calls(monkeypatch: pytest.MonkeyPatch, function: object) -> list[tuple]:
+    """Replace `function` in every package module that holds it; the list records each call."""
+    import sys
+
+    calls: list[tuple] = []
+
+    def counted(*args: object, **kwargs: object) -> object:
+        calls.append(args)
+        return function(*args, **kwargs)  # type: ignore[operator]
+
+    for name, module in list(sys.modules.items()):
+        if name.startswith("nst_tutorial"):
+            for attr, value in list(vars(module).items()):
+                if value is function:
+                    monkeypatch.setattr(module, attr, counted)
+    return calls
+
+
+def test_a_command_line_run_decodes_each_image_picks_the_device_and_plans_the_stages_once(tmp_path, monkeypatch):
+    import nst_tutorial.cli.paint  # noqa: F401  (every module the run uses, loaded before counting)
+    import nst_tutorial.cost  # noqa: F401
+
+    decoded = count_calls(monkeypatch, images._open)
+    devices = count_calls(monkeypatch, stages.pick_device)
+    plans = count_calls(monkeypatch, stages.stage_sizes)
+    out = tmp_path / "out.png"
+    assert cli.main(["-c", CONTENT, "-s", STYLE, "--size", "48", "-n", "2", "--coarse-iterations", "2", "-q",
+                     "-o", str(out)]) == 0
+    assert out.is_file()
+    assert sorted(str(c[0]) for c in decoded) == sorted([str(image_path(CONTENT)), str(image_path(STYLE))])
+    assert len(devices) == 1 and len(plans) == 1
+
+
+def _raise(exc: type[BaseException]) -> None:
+    raise exc
