@@ -147,13 +147,19 @@ def solve(
 
 
 def converged(result: SolveResult, config: Config) -> bool:
-    """Whether the current stage's total loss fell by less than `config.tolerance` (a fraction)
-    over its last `config.tolerance_window` iterations."""
+    """Whether the current stage's best total loss improved by less than `config.tolerance` (a
+    fraction) over its last `config.tolerance_window` iterations.
+
+    The best loss, not the last: L-BFGS can spike for a few iterations (after the resize up to a
+    new stage, say), and a spike's recovery must not read as a plateau. A stage never ends
+    before its best loss is below the loss it started with.
+    """
     stage, k = result.stages[-1], config.tolerance_window
     if config.tolerance <= 0 or stage.iterations <= k:
         return False
-    before, now = result.total[-k - 1], result.total[-1]
-    return before - now < config.tolerance * abs(now)
+    losses = result.total[stage.start:]
+    before, now = min(losses[:-k]), min(losses)
+    return now < losses[0] and before - now < config.tolerance * abs(now)
 
 
 def _record(result: SolveResult, losses: dict[str, float], t: float) -> None:

@@ -171,7 +171,9 @@ def stylize(
     model current. To continue at full size: `solve(result.model, config, result=result, iterations=n)`.
     """
     config = config or Config()
-    inputs = content if isinstance(content, Inputs) else load_inputs(content, [] if styles is None else styles, config, masks)
+    if not isinstance(content, Inputs):
+        content = load_inputs(content, [] if styles is None else styles, config, masks)
+    inputs = content
     net = net if net is not None else network(config, inputs.device)
     result: SolveResult | None = None
     for i, size in enumerate(inputs.sizes):

@@ -185,3 +185,48 @@ def test_a_coarse_stage_runs_to_its_tolerance_shrunk_by_its_pixel_share(tiny_net
     assert coarse.iterations == first_flat(coarse_total, 0.04 * (24 / 48) ** 2)
     assert first_flat(coarse_total, 0.04) < coarse.iterations  # the unshrunk rule would have ended it sooner
     assert full.iterations == first_flat(result.total[full.start:], 0.04)
+
+
+class ScriptedModel(torch.nn.Module):
+    """Stands in for an AugmentedModel whose total loss follows a script, one value per evaluation."""
+
+    def __init__(self, script: list[float]) -> None:
+        super().__init__()
+        self.image = torch.nn.Parameter(torch.zeros(1, 3, 4, 4))
+        self.script, self.calls = script, 0
+
+    def forward(self) -> torch.Tensor:
+        value = self.script[min(self.calls, len(self.script) - 1)]
+        self.calls += 1
+        return (self.image * 0).sum() + value
+
+    def losses(self) -> dict[str, torch.Tensor]:
+        return {"style/conv1_1": torch.tensor(self.script[min(self.calls, len(self.script)) - 1])}
+
+    def rgb(self) -> torch.Tensor:
+        return self.image.detach().clamp(0, 1)
+
+
+# The full-size stage of `OMP_NUM_THREADS=1 nst-tutorial --size 128 --content-weight 0.2`, as
+# reported: L-BFGS spiked after the resize, and a rule on the last window ended the stage at the
+# sixth iteration, before the loss was back below where the stage began.
+SPIKE = [6.687e6, 6.687e6, 7.959e8, 3.073e6, 2.524e6, 6.65e6]
+
+
+def test_the_stopping_rule_waits_out_a_spike_and_then_stops_on_a_plateau():
+    recovery = [2.4e6 * 0.8**i for i in range(10)]
+    plateau = [recovery[-1] * (1 - 1e-4 * i) for i in range(1, 30)]
+    cfg = nt.Config(tolerance=0.015, tolerance_window=5)
+    result = nt.solve(ScriptedModel(SPIKE + recovery + plateau), cfg, iterations=100, progress=False)
+    assert result.stages[-1].converged
+    assert len(result.total) > len(SPIKE) + len(recovery)  # not at the spike's sixth iteration
+    assert len(result.total) <= len(SPIKE) + len(recovery) + 6  # but within a window of the plateau
+    assert result.best_loss < SPIKE[0]
+
+
+def test_a_stage_never_ends_before_its_loss_is_below_where_it_began():
+    flat_above = [5.0, 9.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 6.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0, 4.0]
+    result = nt.solve(ScriptedModel(flat_above), nt.Config(tolerance=0.015, tolerance_window=3), iterations=40,
+                      progress=False)
+    assert result.stages[-1].converged and result.total.index(4.0) < len(result.total) - 1
+    assert len(result.total) >= flat_above.index(4.0) + 1
