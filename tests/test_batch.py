@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import subprocess
 import sys
 import threading
@@ -223,3 +224,23 @@ def test_ending_workers_of_a_local_pool_stops_a_running_job():
 
     with pytest.raises(BrokenProcessPool):  # the worker was killed, not waited for
         future.result(timeout=20)
+
+
+def test_ctrl_c_during_a_sweep_ends_it_without_a_leaked_semaphore_warning(tmp_path):
+    """Ctrl-C ends the workers mid-job; nothing they made may be left for the resource tracker."""
+    import signal
+    import time
+
+    (tmp_path / "grid.json").write_text('{"iterations": [1, 4000, 4001]}')
+    proc = subprocess.Popen([sys.executable, "-m", "nst_tutorial", "sweep", "-c", "coffee", "-s", "starry_night",
+                             "--grid", str(tmp_path / "grid.json"), "--size", "32", "--single-scale",
+                             "--tolerance", "0", "--workers", "2", "--no-score", "-q", "-o", str(tmp_path / "out")],
+                            stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not list((tmp_path / "out").glob("*.png")) and time.monotonic() < deadline and proc.poll() is None:
+        time.sleep(0.2)  # the short job is written: its worker has solved, the long ones are running
+    proc.send_signal(signal.SIGINT)
+    _, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert re.search(r"stopped; [01] finished", err)  # the short job, if it was collected before the signal
+    assert "leaked" not in err and "Traceback" not in err, err

@@ -8,6 +8,8 @@ import sys
 import pytest
 from PIL import Image
 
+import nst_tutorial as nt
+
 from nst_tutorial import Config
 from nst_tutorial.cli import main
 from nst_tutorial.cli.options import config_from_args, parse_layers
@@ -118,3 +120,36 @@ def test_bad_settings_exit_2_with_one_line(tmp_path, capsys, args, message):
     lines = err.strip().splitlines()
     assert len(lines) == 1 and message in lines[0], err
     assert set(tmp_path.rglob("*")) == before
+
+
+def test_help_lists_the_subcommands_at_the_top():
+    top = build_parser().format_help().splitlines()[:8]
+    assert any("nst-tutorial score" in line for line in top) and any("nst-tutorial sweep" in line for line in top)
+
+
+def test_the_thread_count_follows_the_cores_other_work_leaves_free(monkeypatch):
+    import os
+
+    from nst_tutorial.cli.paint import threads_for
+
+    parse = build_parser().parse_args
+    monkeypatch.delenv("OMP_NUM_THREADS", raising=False)
+    monkeypatch.setattr(os, "sched_getaffinity", lambda pid: {0, 1}, raising=False)
+    monkeypatch.setattr(os, "getloadavg", lambda: (4.5, 4.0, 3.0))  # a busy 2-core machine
+    assert threads_for(parse([])) == 1
+    monkeypatch.setattr(os, "getloadavg", lambda: (0.1, 0.1, 0.1))  # a quiet one
+    assert threads_for(parse([])) == 2
+    assert threads_for(parse(["--threads", "3"])) == 3
+
+
+def test_the_start_line_says_how_many_threads_and_how_to_change_it(tmp_path, capsys):
+    assert main(["--size", "32", "-n", "1", "--threads", "1", "-o", str(tmp_path / "o.png")]) == 0
+    start = capsys.readouterr().err.splitlines()[0]
+    assert "on cpu, 1 thread (--threads):" in start
+
+
+def test_a_misspelt_grid_key_suggests_the_setting():
+    from nst_tutorial.batch.grid import configs
+
+    with pytest.raises(nt.ConfigError, match=r"'content_weigth' is not a setting; did you mean content_weight\?$"):
+        configs(nt.Config(), {"content_weigth": [0.1]})

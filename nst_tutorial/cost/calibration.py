@@ -1,8 +1,11 @@
 """This machine's constants for the cost model, measured once in a fresh process and cached.
 
-The child (`python -m nst_tutorial.cost.calibrate SETTINGS`) builds the network, then runs a few
+The child (`python -m nst_tutorial.cost.calibration SETTINGS`) builds the network, then runs a few
 iterations at each calibration size and reports the peak RSS and the fastest iteration; `fit`
-turns that into the constants. `--estimate` runs it the first time, about 18 s here.
+turns that into the constants. `--estimate` runs it the first time (about 18 s on a 2-core CPU),
+`--recalibrate` again. Each calibration records when it was made and how busy the machine was,
+and a run whose speed is far from its prediction sends the next `--estimate` to measure again
+(`check_speed`).
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import platform
 import subprocess
 import sys
+import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -23,7 +27,7 @@ from ..stylize import prepare
 from .model import flop_split, model_bytes
 
 
-CALIBRATION_FORMAT = 3  # bump when what the child measures changes (3: Winograd's path on small maps)
+CALIBRATION_FORMAT = 4  # bump when the cached record changes (3: Winograd's path; 4: when and under what load)
 CALIBRATION_SIZES = (128, 256, 512)  # long sides of the measured runs: NNPACK takes two, three, four blocks
 
 
@@ -35,6 +39,19 @@ class Calibration:
     peak_factor: float  # peak RSS above the baseline, per byte of the model's count
     seconds_per_gflop: float  # per GFLOP of forward + backward work on PyTorch's direct path (and Gram)
     seconds_per_gflop_fast: float  # per nominal GFLOP of the convolutions NNPACK or Winograd's path runs
+    measured_at: str = ""  # when, in UTC ("" for the built-in constants)
+    load: float | None = None  # the machine's 1-minute load average just before measuring
+    cores: int | None = None  # its processors then
+
+    def __str__(self) -> str:
+        if not self.measured_at:
+            return "built-in constants from a 2-core machine (this one is measured at the first --estimate)"
+        text = f"calibrated {self.measured_at}"
+        if self.load is not None and self.cores:
+            text += f" at load {self.load:.1f} on {self.cores} cores"
+            if self.load > self.cores / 2:
+                text += ": the machine was busy then, so times may be overstated (--recalibrate when it is quiet)"
+        return text
 
 
 
@@ -43,25 +60,52 @@ class Calibration:
 DEFAULT = Calibration(baseline_mb=643.0, peak_factor=1.53, seconds_per_gflop=0.0212, seconds_per_gflop_fast=0.0040)
 
 
-def calibrate(config: Config, cache: Path | None = None, measure: bool = True) -> Calibration:
-    """This machine's constants: from the cache, else measured in a fresh process (seconds) and
-    cached; with `measure=False`, `DEFAULT` instead of measuring (for a quick check before a run)."""
-    path = cache or _cache_path(config)
-    if path.is_file():
+def calibrate(config: Config, cache: Path | None = None, measure: bool = True, again: bool = False) -> Calibration:
+    """This machine's constants: from the cache, else measured in a fresh process (about 18 s)
+    and cached; `again` measures even when a cache exists; with `measure=False`, `DEFAULT`
+    instead of measuring (for a quick check before a run)."""
+    path = cache or cache_path(config)
+    if path.is_file() and not again:
         try:
             return Calibration(**json.loads(path.read_text()))
         except (TypeError, ValueError):
             pass  # an older or damaged file: measure again
     if not measure:
         return DEFAULT
-    child = [sys.executable, "-m", "nst_tutorial.cost.calibrate", json.dumps(_calibration_settings(config))]
-    proc = subprocess.run(child,
-                          capture_output=True, text=True, check=True)
-    measured = json.loads(proc.stdout.strip().splitlines()[-1])
-    cal = fit(config, measured)
+    load, cores = _load(), os.cpu_count()
+    cal = replace(fit(config, measure_in_child(config)), measured_at=time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+                  load=load, cores=cores)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(json.dumps(asdict(cal)))
     return cal
+
+
+def measure_in_child(config: Config) -> dict:
+    """Run `_measure` in a fresh process (so its memory readings are its own) and return what it saw."""
+    child = [sys.executable, "-m", "nst_tutorial.cost.calibration", json.dumps(_calibration_settings(config))]
+    proc = subprocess.run(child, capture_output=True, text=True, check=True)
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def check_speed(config: Config, calibration: Calibration, predicted: float, measured: float,
+                cache: Path | None = None) -> str | None:
+    """After a run: if its seconds per full-size iteration are more than twice or less than half
+    what `calibration` predicted, forget the cached calibration so the next estimate measures
+    again, and say so in one line; else None. The built-in constants are never cached."""
+    if not calibration.measured_at or predicted <= 0 or measured <= 0 or 0.5 <= measured / predicted <= 2:
+        return None
+    path = cache or cache_path(config)
+    path.unlink(missing_ok=True)
+    how = f"{measured / predicted:.1f}x slower" if measured > predicted else f"{predicted / measured:.1f}x faster"
+    return (f"note: this run took {measured:.2f} s per full-size iteration, {how} than the calibration "
+            f"({calibration}) predicted; the next --estimate measures this machine again")
+
+
+def _load() -> float | None:
+    try:
+        return os.getloadavg()[0]
+    except OSError:  # not available on this system
+        return None
 
 
 def fit(config: Config, measured: dict) -> Calibration:
@@ -85,7 +129,8 @@ def _calibration_settings(config: Config) -> dict:
             "low_memory": config.low_memory}
 
 
-def _cache_path(config: Config) -> Path:
+def cache_path(config: Config) -> Path:
+    """Where this machine's calibration for `config`'s settings and the current thread count is cached."""
     root = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "nst-tutorial"
     key = "-".join([f"v{CALIBRATION_FORMAT}", platform.machine(), str(os.cpu_count()),
                     torch.__version__.replace("+", "_"), str(torch.get_num_threads()),
