@@ -53,6 +53,24 @@ class SolveResult:
     def total(self) -> list[float]:
         return self.history.get("total", [])
 
+    def summary(self) -> str:
+        """How the solve went, in words: "181 iterations (50 at full size, converged), loss 2.037e+05".
+
+        After a stop during a coarse stage the full-size stage has no loss yet: the line names
+        the stage that made the picture and its last loss instead of an infinite best.
+        """
+        last = self.stages[-1] if self.stages else None
+        ran = [s for s in self.stages if s.iterations]
+        if last is None or not ran:
+            return "no iterations"
+        if last.iterations:
+            where = f"{last.iterations} at full size" + (", converged" if last.converged else "")
+            loss = self.best_loss
+        else:
+            where = f"none at full size: stopped in the {ran[-1].label} stage, its picture resized up"
+            loss = self.total[-1]
+        return f"{len(self.iterations)} iterations ({where}), loss {loss:.4g}"
+
     def begin_stage(self, model: AugmentedModel) -> None:
         """Make `model` the current stage: fresh optimizer and best loss, its image as the start."""
         self.model, self.optimizer, self.best_loss = model, None, math.inf
@@ -118,7 +136,8 @@ def solve(
         return total
 
     start = time.perf_counter() - result.elapsed
-    bar = tqdm(total=n, desc=label, unit="it", disable=not progress, leave=False)
+    # leave=True: a closed bar's widget is gone from a reloaded notebook ("model not found")
+    bar = tqdm(total=n, desc=label, unit="it", disable=not progress, leave=True)
     try:
         for _ in range(n):
             if stop_requested(stop):
@@ -136,6 +155,9 @@ def solve(
                 callback(result, model.rgb())
             if converged(result, config):
                 result.stages[-1].converged = True
+                # A bar closed short of its total turns red in Jupyter, as if the solve had failed.
+                bar.total = bar.n
+                bar.set_postfix_str(", ".join([*(f"{k}={v}" for k, v in _postfix(last).items()), "converged"]))
                 break
     except KeyboardInterrupt:
         result.stopped = True

@@ -117,9 +117,20 @@ def mean_cov(x: Tensor) -> tuple[Tensor, Tensor]:
 
 
 def sqrtm(a: Tensor) -> Tensor:
-    """Square root of a symmetric positive semi-definite matrix (C, C), through its eigenvalues."""
-    values, vectors = torch.linalg.eigh(a)
-    return (vectors * values.clamp_min(0).sqrt()) @ vectors.T
+    """Square root of a symmetric positive semi-definite matrix (C, C), through its eigenvalues.
+
+    In float64 and with a ridge of 1e-10 of the mean eigenvalue: the covariance of fewer
+    feature vectors than channels (a deep layer of a small picture) is rank-deficient, and
+    float32's eigensolver can fail to converge on it.
+    """
+    d = a.double()
+    values, vectors = torch.linalg.eigh(d + _ridge(d) * torch.eye(len(d), dtype=d.dtype, device=d.device))
+    return ((vectors * values.clamp_min(0).sqrt()) @ vectors.T).to(a.dtype)
+
+
+def _ridge(a: Tensor) -> Tensor:
+    """1e-10 of the mean of a square matrix's diagonal (its mean eigenvalue), never 0."""
+    return 1e-10 * a.diagonal().mean().abs() + 1e-30
 
 
 def random_directions(channels: int, count: int, generator: torch.Generator | None = None,
@@ -162,12 +173,14 @@ def gaussian_w2(mean_x: Tensor, cov_x: Tensor, mean_y: Tensor, cov_y_sqrt: Tenso
 
     W2^2 = |m_x - m_y|^2 + tr(S_x) + tr(S_y) - 2 tr((S_y^1/2 S_x S_y^1/2)^1/2). The last trace is
     the sum of square roots of eigenvalues (`eigvalsh`), whose gradient stays finite where
-    eigenvalues repeat, as they do for channels that never fire.
+    eigenvalues repeat, as they do for channels that never fire; float64 and a tiny ridge keep
+    the eigensolver converging on rank-deficient covariances (fewer positions than channels).
     """
-    inner = cov_y_sqrt @ cov_x @ cov_y_sqrt
-    eps = 1e-12 * inner.diagonal().mean().abs() + 1e-30
-    root_trace = torch.linalg.eigvalsh(inner).clamp_min(eps).sqrt().sum()
-    return (mean_x - mean_y).pow(2).sum() + cov_x.trace() + (cov_y_sqrt @ cov_y_sqrt).trace() - 2 * root_trace
+    inner = (cov_y_sqrt @ cov_x @ cov_y_sqrt).double()  # float64: see `sqrtm`
+    eye = torch.eye(len(inner), dtype=inner.dtype, device=inner.device)
+    root_trace = torch.linalg.eigvalsh(inner + _ridge(inner) * eye).clamp_min(_ridge(inner)).sqrt().sum()
+    w2 = (mean_x - mean_y).pow(2).sum() + cov_x.trace() + (cov_y_sqrt @ cov_y_sqrt).trace() - 2 * root_trace
+    return w2.to(cov_x.dtype)
 
 
 def poly2_kernel(a: Tensor, b: Tensor) -> Tensor:

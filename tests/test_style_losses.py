@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 import torch.nn.functional as F
@@ -179,3 +181,25 @@ def test_a_style_loss_registered_in_one_place_runs_through_stylize(monkeypatch):
     assert "toy_max" in build_parser().format_help()
     with pytest.raises(nt.ConfigError, match="style_loss"):
         nt.Config(style_loss="not_registered")
+
+
+def test_w2_is_finite_on_a_rank_deficient_map_and_at_the_smallest_sizes():
+    """Fewer positions than channels (conv5_1 of a 32 px picture: 2x2 positions, 512 channels)
+    make a rank-deficient covariance on which float32's eigensolver failed to converge."""
+    from nst_tutorial.style_losses import gaussian_w2, mean_cov, sqrtm
+
+    g = torch.Generator().manual_seed(0)
+    style = torch.relu(torch.randn(6, 512, generator=g))
+    image = torch.relu(torch.randn(4, 512, generator=g)).requires_grad_(True)
+    mean_s, cov_s = mean_cov(style)
+    root = sqrtm(cov_s)
+    assert torch.allclose(root @ root, cov_s, atol=1e-5)  # still the square root
+    loss = gaussian_w2(*mean_cov(image), mean_s, root)
+    loss.backward()
+    assert torch.isfinite(loss) and torch.isfinite(image.grad).all()
+    mean_d, cov_d = mean_cov(style.double())
+    same = gaussian_w2(mean_d, cov_d, mean_d, sqrtm(cov_d))
+    assert abs(same.item()) < 1e-3 * cov_d.trace().item()  # to itself: 0 up to the eigensolver's tiny ridge
+    cfg = nt.Config(size=64, iterations=3, coarse_iterations=15, style_loss="w2", style_weight=KINDS["w2"].weight)
+    result = nt.stylize(image_path("u_street_metro"), image_path("starry_night"), cfg, progress=False)
+    assert all(map(math.isfinite, result.total)) and [s.height for s in result.stages] == [32, 64]

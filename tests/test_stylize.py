@@ -36,6 +36,8 @@ def test_stop_in_a_coarse_stage_returns_a_full_size_image_that_continues_at_full
     assert result.stopped and result.iterations == [1, 2, 3]
     assert result.image.shape[-2:] == (64, 48) and result.model.image.shape[-2:] == (64, 48)
     assert [(s.height, s.iterations) for s in result.stages] == [(32, 3), (64, 0)]
+    assert result.summary() == (f"3 iterations (none at full size: stopped in the 32 px stage, its picture resized "
+                                f"up), loss {result.total[-1]:.4g}")  # not a best loss of inf
     again = nt.solve(result.model, cfg, result=result, iterations=2, progress=False)
     assert again.iterations == [1, 2, 3, 4, 5] and again.stages[-1].iterations == 2
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime
 import time
+from dataclasses import replace
 
 import ipywidgets as W
 import numpy as np
@@ -36,20 +37,26 @@ def test_gram_explorer_layer_and_channel_pickers_change_the_heatmaps(grams):
     first_png = explorer.view.value
     assert explorer.heatmaps[0].get_array().shape == (3, 3)
     explorer.layer.value = "conv3_1"
-    assert explorer.channels.max == 8 and explorer.channels.value == (0, 3)
+    assert explorer.channels.max == 7 and explorer.channels.value == (0, 2)  # first and last shown, both in
     np.testing.assert_allclose(explorer.heatmaps[0].get_array(), targets["conv3_1"][0, :3, :3].numpy())
     np.testing.assert_allclose(explorer.heatmaps[2].get_array(),
                                (current["conv3_1"] - targets["conv3_1"])[0, :3, :3].numpy(), rtol=1e-5)
-    explorer.channels.value = (2, 7)
+    explorer.channels.value = (2, 6)
     np.testing.assert_allclose(explorer.heatmaps[1].get_array(), current["conv3_1"][0, 2:7, 2:7].numpy())
     assert explorer.view.value != first_png
     assert "conv3_1: channels 2-6 of 8" in explorer.messages.value
 
 
-def test_gram_explorer_shows_callback_errors_in_the_widget(grams):
-    explorer = widgets.GramExplorer(*grams)
-    explorer.channels.value = (5, 5)
-    assert "Error" in explorer.messages.value and "at least one channel" in explorer.messages.value
+def test_gram_explorer_handles_together_show_one_channel_and_a_new_layer_is_drawn(grams):
+    targets, current = grams
+    explorer = widgets.GramExplorer(targets, current)
+    explorer.channels.value = (2, 2)  # the upper handle dragged onto the lower one
+    assert explorer.heatmaps[0].get_array().shape == (1, 1) and "Error" not in explorer.messages.value
+    assert "channel 2 of" in explorer.messages.value
+    explorer.layer.value = "conv5_1"
+    assert explorer.heatmaps[0].axes.get_title() == "style target conv5_1"
+    np.testing.assert_allclose(explorer.heatmaps[0].get_array(), targets["conv5_1"][0, 2:3, 2:3].numpy())
+    assert "conv5_1" in explorer.messages.value and "Error" not in explorer.messages.value
 
 
 def test_live_solve_updates_artists_in_place():
@@ -91,7 +98,7 @@ def test_evaluator_run_stop_save(tmp_path):
     app.save_path.value = str(tmp_path / "evaluated.png")
     app.save_button.click()
     assert Image.open(tmp_path / "evaluated.png").size == (36, 48)
-    assert "saved" in app.messages.value
+    assert "saved" in app.messages.value and "stopped after" in app.messages.value  # the run's line stays
 
 
 def test_evaluator_stop_in_a_coarse_stage_keeps_a_full_size_image():
@@ -105,6 +112,7 @@ def test_evaluator_stop_in_a_coarse_stage_keeps_a_full_size_image():
     assert result.stopped and result.image.shape[-2:] == (64, 48)
     assert [(s.height, s.iterations) for s in result.stages][-1] == (64, 0)
     assert result.stages[0].height == 32 and result.stages[0].iterations >= 2
+    assert "stopped in the 32 px stage" in app.messages.value and "inf" not in app.messages.value
 
 
 def test_evaluator_settings_follow_the_controls():
@@ -142,8 +150,13 @@ def test_bad_upload_shows_message_and_changes_nothing():
     app = Evaluator()
     before = (control_values(app), list(app.content.options), dict(app.controller.uploads))
     upload(app.content_upload, "notes.txt", b"definitely not an image")
-    assert "not an image" in app.messages.value and "Error" in app.messages.value
+    assert "notes.txt: not an image" in app.messages.value and "Error" in app.messages.value
+    assert "Error" not in app.messages.value.replace("Error:</b>", "")  # no Python class name (ImageLoadError)
     assert (control_values(app), list(app.content.options), dict(app.controller.uploads)) == before
+    assert app.content_upload.value == ()  # the button counts no file as taken
+    app.messages.info("something else")
+    upload(app.content_upload, "notes.txt", b"definitely not an image")  # the same file again
+    assert "notes.txt: not an image" in app.messages.value
 
 
 def test_too_large_upload_is_refused(monkeypatch):
@@ -195,3 +208,36 @@ def test_plot_helpers_return_what_they_drew():
     assert x_scalar < x_event
     assert not any(t.get_text() == "EVENT" for t in plots.draw_augmented_model(
         nt.Config(event_gate=False)).axes[0].texts)
+
+
+def test_live_view_keeps_one_colour_per_term_across_runs_and_its_legend_clear_of_the_top():
+    cfg = nt.Config(size=32, iterations=2, scales=(1.0,))
+    live = widgets.LiveSolve(every=0.0)
+    live.run(nt.prepare(image_path("u_street_metro"), image_path("starry_night"), cfg), cfg)
+    first = {name: line.get_color() for name, line in live.lines.items()}
+    live.reset()
+    live.run(nt.prepare(image_path("u_street_metro"), image_path("starry_night"), replace(cfg, event_gate=False)), cfg)
+    assert {name: line.get_color() for name, line in live.lines.items()} == first
+    assert len(set(first.values())) == len(first)  # and no two terms alike
+    legend = live.view.axes[0].get_legend()
+    assert legend._loc == 3  # lower left: the curves fall from the top left, stage labels sit at the top
+
+
+def test_a_gallery_shows_every_picture_that_succeeded_and_marks_the_one_that_failed():
+    from concurrent.futures import ThreadPoolExecutor
+
+    from nst_tutorial.plots import gallery
+
+    cfg = nt.Config(size=32, iterations=2, scales=(1.0,))
+    variants = {"plain": cfg, "missing painting": ("no_such_painting.jpg", cfg),
+                "no gate": replace(cfg, event_gate=False)}
+    with ThreadPoolExecutor(1) as threads:
+        results = gallery.run_gallery(image_path("u_street_metro"), image_path("starry_night"), variants, threads,
+                                      score=False)
+    assert list(results) == list(variants)
+    assert results["plain"].ok and results["no gate"].ok and "no_such_painting" in results["missing painting"].error
+    fig = gallery.plot_gallery(results, ncols=3)
+    tiles = fig.axes[:3]
+    assert [ax.get_title() for ax in tiles] == list(variants)
+    assert len(tiles[0].get_images()) == 1 and len(tiles[2].get_images()) == 1 and not tiles[1].get_images()
+    assert "failed" in tiles[1].texts[0].get_text() and "no_such_painting" in tiles[1].texts[0].get_text()

@@ -223,15 +223,12 @@ def paint_main(argv: list[str]) -> int:
         torch.set_num_threads(threads)
         for s, handler in handlers.items():
             signal.signal(s, handler)
-    done, full = len(result.iterations), result.stages[-1].iterations
     output = Path(args.output).resolve()
     if received:
-        print(f"nst-tutorial: {signal.Signals(received[-1]).name}: stopped after {done} iterations ({full} at full "
-              f"size); wrote the best image so far to {output}", file=sys.stderr)
+        print(f"nst-tutorial: {signal.Signals(received[-1]).name}: stopped after {result.summary()}; wrote the best "
+              f"image so far to {output}", file=sys.stderr)
         return 128 + received[-1]
-    converged = " (the loss had stopped falling: --tolerance)" if result.stages[-1].converged else ""
-    print(f"wrote {output} after {done} iterations ({full} at full size{converged}), "
-          f"loss {result.best_loss:.4g}, {time.perf_counter() - start:.1f} s")
+    print(f"wrote {output} after {result.summary()}, {time.perf_counter() - start:.1f} s")
     if args.report:
         from .score import score_table
 

@@ -9,17 +9,18 @@ numbers none of them optimised, on two axes: content kept and style arrived.
 from __future__ import annotations
 
 import os
+import textwrap
 from collections.abc import Mapping
 from concurrent.futures import Executor
 from dataclasses import replace
 from typing import Protocol
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 from torch import Tensor
 
 from ..batch import Job, JobResult, sweep
 from ..config import Config
-from ..errors import NSTError
 from ..images import ImageSource
 from ..judge import Scores
 from ..stylize import Styles
@@ -44,13 +45,11 @@ def run_gallery(content: str | os.PathLike[str], style: Styles, variants: Mappin
                 executor: Executor | None = None, score: bool = True) -> dict[str, JobResult]:
     """Solve every variant through `batch.sweep` on `executor` (default: a local process pool),
     each result scored by `judge.Judge` when it has one painting. `style` is the default
-    style (several are blended); results come back in the variants' order.
+    style (several are blended); results come back in the variants' order. A job that failed
+    comes back with its one-line `error` and no image, so the others are still shown.
     """
     jobs = {label: Job(content, *_split(variant, style), label=label) for label, variant in variants.items()}
     done = {r.job.label: r for r in sweep(jobs.values(), executor, score=score, progress=True)}
-    failed = [f"{label}: {r.error}" for label, r in done.items() if not r.ok]
-    if failed:
-        raise NSTError("; ".join(failed))
     return {label: done[label] for label in variants}
 
 
@@ -81,17 +80,29 @@ def plot_gallery(results: Mapping[str, Run], ncols: int = 5, relative: bool = Fa
         ax = fig.add_subplot(grid[i // ncols, i % ncols])
         if result.image is not None:
             show_images({label: result.image}, axes=[ax])
+        else:
+            _failed(ax, label, getattr(result, "error", None) or "no picture")
     split = max(1, ncols // 2) if scores else ncols
     ax = fig.add_subplot(grid[rows, :split])
     if scores:
         plot_two_axes(scores, ax=fig.add_subplot(grid[rows, split:]), connect=trade_off)
     for label, result in results.items():
+        if not result.total:
+            continue  # failed before its first iteration
         ax.plot(result.iterations, [v / result.total[0] for v in result.total] if relative else result.total,
                 label=label)
     ax.set(yscale="log", xlabel="iteration", ylabel="total loss / its first value" if relative else "total loss")
     ax.legend(fontsize="small", ncol=min(n, 5))
     ax.grid(True, which="both", alpha=0.3)
     return fig
+
+
+def _failed(ax: Axes, label: str, reason: str) -> None:
+    """A grey tile in place of a picture that failed, with its reason."""
+    ax.set_facecolor("0.85")
+    ax.text(0.5, 0.5, "failed:\n" + textwrap.fill(reason, 28), ha="center", va="center", fontsize="small",
+            color="#b00020", transform=ax.transAxes)
+    ax.set(title=label, xticks=[], yticks=[])
 
 
 def growing_style_layers(config: Config) -> dict[str, Config]:

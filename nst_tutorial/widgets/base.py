@@ -20,6 +20,8 @@ from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from PIL import Image as PILImage
 
+from ..errors import NSTError
+
 
 
 class FigureView(W.Image):
@@ -45,8 +47,8 @@ class FigureView(W.Image):
 class Messages(W.HTML):
     """One line of status or error text inside a widget."""
 
-    def info(self, text: str) -> None:
-        self.value = f"<span>{html.escape(text)}</span>"
+    def info(self, *lines: str) -> None:
+        self.value = "<br>".join(f"<span>{html.escape(line)}</span>" for line in lines)
 
     def error(self, text: str) -> None:
         self.value = f"<b style='color:#b00020'>Error:</b> <span style='color:#b00020'>{html.escape(text)}</span>"
@@ -60,8 +62,12 @@ def shows_errors(method: Callable[..., Any]) -> Callable[..., Any]:
         try:
             return method(self, *args, **kwargs)
         except Exception as exc:  # noqa: BLE001 - anything a callback raises must reach the user
-            self.messages.error(f"{type(exc).__name__}: {exc}")
+            self.messages.error(explain(exc))
             self.last_traceback = traceback.format_exc()
     return wrapper
 
 
+def explain(exc: BaseException) -> str:
+    """An error in words for the person at the widget: our errors say what to fix, so their text
+    is enough; anything else is a bug, named by its type."""
+    return str(exc) if isinstance(exc, NSTError) else f"unexpected {type(exc).__name__}: {exc}"

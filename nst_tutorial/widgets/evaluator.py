@@ -21,11 +21,11 @@ from torch import Tensor
 from .. import cost as estimator
 from ..config import Config
 from ..data import CONTENT, STYLE, bundled_images, image_path
-from ..errors import NSTError
+from ..errors import ImageLoadError, NSTError
 from ..images import ImageSource, load_image, save_image
 from ..solve import SolveResult
 from ..stylize import stylize
-from .base import Messages, shows_errors
+from .base import Messages, explain, shows_errors
 from .live import LiveSolve
 from .painter import MaskPainter
 
@@ -133,6 +133,7 @@ class EvaluatorController:
         self.last_traceback: str | None = None
         self.uploads: dict[str, bytes] = {}
         self.result: SolveResult | None = None
+        self.summary: tuple[str, ...] = ()  # the last run's line, kept beside what Save says
         self.thread: threading.Thread | None = None
         self.stop_event = threading.Event()
         view.run_button.on_click(self.run)
@@ -179,12 +180,11 @@ class EvaluatorController:
             result = stylize(content, styles, config, callback=self.progress, stop=self.stop_event, progress=False,
                              masks=masks)
             verb = "stopped" if result.stopped else "finished"
-            self.show(result=result, current=result.image,
-                      info=f"{verb} after {len(result.iterations)} iterations ({result.stages[-1].iterations} at "
-                           f"full size) in {time.perf_counter() - start:.1f} s; best loss {result.best_loss:.4g}")
+            self.summary = (f"{verb} after {result.summary()}, {time.perf_counter() - start:.1f} s",)
+            self.show(result=result, current=result.image, info=self.summary[0])
         except Exception as exc:  # noqa: BLE001 - shown in the app; the thread has nobody else to tell
             self.last_traceback = traceback.format_exc()
-            self.show(error=f"{type(exc).__name__}: {exc}")
+            self.show(error=explain(exc))
         finally:
             self.show(running=False)
 
@@ -237,19 +237,25 @@ class EvaluatorController:
         if self.result is None:
             raise NSTError("nothing to save yet: press Run first")
         path = save_image(self.result.image, self.view.save_path.value)
-        self.messages.info(f"saved {path.resolve()}")
+        self.messages.info(*self.summary, f"saved {path.resolve()}")  # beside the run's summary, not instead
 
     @shows_errors
     def upload(self, change: dict[str, Any], target: W.Dropdown) -> None:
         files = change["new"]
         if not files:
             return
+        button = change["owner"]
+        button.value = ()  # taken: the button shows no count, and the same file again is a new upload
         upload = files[0]
         data = bytes(upload["content"])
         if len(data) > MAX_UPLOAD_BYTES:
             raise NSTError(f"{upload['name']} is {len(data) / 2**20:.1f} MB; the limit is "
                            f"{MAX_UPLOAD_BYTES // 2**20} MB")
-        load_image(data)  # refuse anything that is not a safe, readable image before changing state
+        try:  # refuse anything that is not a safe, readable image before changing state
+            load_image(data)
+        except ImageLoadError as exc:
+            raise ImageLoadError(f"{upload['name']}: {str(exc).removeprefix('uploaded data: ')}; "
+                                 "nothing was changed") from None
         name = f"upload: {upload['name']}"
         self.uploads[name] = data
         self.view.add_image(name)

@@ -12,7 +12,11 @@ from ..plots import gram_heatmaps, update_gram_heatmaps
 from .base import FigureView, Messages, shows_errors
 
 class GramExplorer(W.VBox):
-    """Pick a style layer and a channel range; see target, current and difference Gram heatmaps."""
+    """Pick a style layer and a channel range; see target, current and difference Gram heatmaps.
+
+    The slider's two handles are the first and the last channel shown, both included, so every
+    position of the handles is a range it can draw: together they show one channel.
+    """
 
     def __init__(self, targets: Mapping[str, Tensor], current: Mapping[str, Tensor], window: int = 64) -> None:
         self.targets, self.current = dict(targets), dict(current)
@@ -23,22 +27,30 @@ class GramExplorer(W.VBox):
         self.messages, self.last_traceback = Messages(), None
         self.view = FigureView(11.0, 3.4, ncols=3)
         self._set_channel_limits(window)
-        self.heatmaps = gram_heatmaps(self.targets[first], self.current[first], self.channels.value,
-                                            axes=self.view.axes)
-        self.view.refresh()
+        self.heatmaps = gram_heatmaps(self.targets[first], self.current[first], self.shown(), axes=self.view.axes)
+        self._redraw()
         self.layer.observe(self._on_layer, names="value")
         self.channels.observe(self._on_channels, names="value")
         super().__init__([W.HBox([self.layer, self.channels]), self.view, self.messages])
 
-    def _set_channel_limits(self, window: int) -> None:
+    def shown(self) -> tuple[int, int]:
+        """The channels the heatmaps show, as a half-open range (first, last + 1)."""
+        lo, hi = self.channels.value
+        return lo, hi + 1
+
+    def _set_channel_limits(self, window: int, first: int = 0) -> None:
+        """The slider for the current layer's channels: from `first` (or the last channel, if the
+        layer has fewer), `window` channels wide where they fit."""
         c = self.targets[self.layer.value].shape[-1]
+        lo = min(first, c - 1)
         with self.channels.hold_trait_notifications():  # validate min, max and value together
-            self.channels.min, self.channels.max = 0, c
-            self.channels.value = (0, min(window, c))
+            self.channels.min, self.channels.max = 0, c - 1
+            self.channels.value = (lo, min(lo + window, c) - 1)
 
     @shows_errors
     def _on_layer(self, change: Any) -> None:
-        self._set_channel_limits(self.channels.value[1] - self.channels.value[0])
+        lo, hi = self.channels.value
+        self._set_channel_limits(hi - lo + 1, lo)
         self._redraw()
 
     @shows_errors
@@ -46,13 +58,10 @@ class GramExplorer(W.VBox):
         self._redraw()
 
     def _redraw(self) -> None:
-        lo, hi = self.channels.value
-        if hi <= lo:
-            raise ValueError("choose a channel range of at least one channel")
         name = self.layer.value
+        lo, hi = self.shown()
         update_gram_heatmaps(self.heatmaps, self.targets[name], self.current[name], (lo, hi))
         self.heatmaps[0].axes.set_title(f"style target {name}")
         self.view.refresh()
-        self.messages.info(f"{name}: channels {lo}-{hi - 1} of {self.targets[name].shape[-1]}")
-
-
+        shown = f"channel {lo}" if hi - lo == 1 else f"channels {lo}-{hi - 1}"
+        self.messages.info(f"{name}: {shown} of {self.targets[name].shape[-1]}")

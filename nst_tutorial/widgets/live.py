@@ -16,6 +16,8 @@ from ..solve import SolveResult, solve
 from ..stylize import Styles, stylize
 from .base import FigureView
 
+PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
+
 class LiveSolve(W.VBox):
     """Loss curves (log scale, stages marked) and the image as it forms, redrawn in place while a solve runs.
 
@@ -28,6 +30,7 @@ class LiveSolve(W.VBox):
         self.view = FigureView(11.0, 3.8, ncols=2)
         self.readout = W.HTML("not started")
         self.lines: dict[str, Any] = {}
+        self.colours: dict[str, str] = {}  # one per term for the widget's life, across runs: runs compare
         self.stage_marks: list[Any] = []
         self.picture: Any = None
         ax_loss, ax_image = self.view.axes
@@ -58,13 +61,21 @@ class LiveSolve(W.VBox):
             artist.remove()
         self.lines, self.stage_marks = {}, []
 
+    def colour(self, term: str) -> str:
+        """The colour of a loss term: black for the total, the others in order of first appearance."""
+        if term not in self.colours:
+            used = sum(name != "total" for name in self.colours)
+            self.colours[term] = "k" if term == "total" else PALETTE[used % len(PALETTE)]
+        return self.colours[term]
+
     def update(self, result: SolveResult, current: Tensor) -> None:
         ax_loss, ax_image = self.view.axes
         for name, values in result.history.items():
             if name not in self.lines:
                 self.lines[name] = ax_loss.plot([], [], label=name, lw=2.2 if name == "total" else 1.1,
-                                                color="k" if name == "total" else None)[0]
-                ax_loss.legend(fontsize="x-small", ncol=2, loc="upper right")
+                                                color=self.colour(name))[0]
+                # Lower left: falling curves leave it empty, and the stage labels sit at the top.
+                ax_loss.legend(fontsize="x-small", ncol=2, loc="lower left")
             self.lines[name].set_data(result.iterations, values)
         for stage in result.stages[len(self.stage_marks) + 1:]:  # the first stage needs no mark
             if stage.start >= len(result.iterations):
