@@ -173,15 +173,17 @@ def converged(result: SolveResult, config: Config) -> bool:
     fraction) over its last `config.tolerance_window` iterations.
 
     The best loss, not the last: L-BFGS can spike for a few iterations (after the resize up to a
-    new stage, say), and a spike's recovery must not read as a plateau. A stage never ends
-    before its best loss is below the loss it started with.
+    new stage, say), and a spike's recovery must not read as a plateau. So a stage never ends
+    before its best loss is below the loss it started with, nor while its current loss is more
+    than the tolerance above its best (the next stage starts from the current image).
     """
     stage, k = result.stages[-1], config.tolerance_window
     if config.tolerance <= 0 or stage.iterations <= k:
         return False
     losses = result.total[stage.start:]
     before, now = min(losses[:-k]), min(losses)
-    return now < losses[0] and before - now < config.tolerance * abs(now)
+    settled = losses[-1] - now <= config.tolerance * abs(now)
+    return now < losses[0] and settled and before - now < config.tolerance * abs(now)
 
 
 def _record(result: SolveResult, losses: dict[str, float], t: float) -> None:

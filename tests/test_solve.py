@@ -157,7 +157,8 @@ def plateau(total: list[float], i: int, tolerance: float, window: int = 5) -> bo
     the best loss improved by less than `tolerance` over the last `window` iterations, and it is
     below the loss the stage began with."""
     best_before, best = min(total[:i + 1 - window]), min(total[:i + 1])
-    return best < total[0] and best_before - best < tolerance * abs(best)
+    settled = total[i] - best <= tolerance * abs(best)  # not in the middle of a spike
+    return best < total[0] and settled and best_before - best < tolerance * abs(best)
 
 
 def test_tolerance_ends_a_stage_when_the_loss_stops_falling(tiny_net):
@@ -225,6 +226,18 @@ def test_the_stopping_rule_waits_out_a_spike_and_then_stops_on_a_plateau():
     assert len(result.total) > len(SPIKE) + len(recovery)  # not at the spike's sixth iteration
     assert len(result.total) <= len(SPIKE) + len(recovery) + 6  # but within a window of the plateau
     assert result.best_loss < SPIKE[0]
+
+
+def test_a_stage_never_ends_while_its_loss_is_still_coming_down_from_a_spike():
+    """A spike after progress: the best stays put for a window while the loss recovers, and the
+    stage must not end there, since the next stage would start from the spiked image."""
+    script = [10.0, 8.0, 6.0, 5.0, 4.0, 3.9, 400.0, 90.0, 20.0, 8.0, 5.0, 4.2, 3.95, 3.9, 3.89, 3.889, 3.888, 3.887,
+              3.886, 3.885]
+    result = nt.solve(ScriptedModel(script), nt.Config(tolerance=0.015, tolerance_window=5), iterations=40,
+                      progress=False)
+    assert result.stages[-1].converged
+    assert result.total[-1] <= 1.015 * min(result.total)  # it ended settled, not at 90 or 20
+    assert len(result.total) >= script.index(3.95) + 1
 
 
 def test_a_stage_never_ends_before_its_loss_is_below_where_it_began():
