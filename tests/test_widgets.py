@@ -241,3 +241,14 @@ def test_a_gallery_shows_every_picture_that_succeeded_and_marks_the_one_that_fai
     assert [ax.get_title() for ax in tiles] == list(variants)
     assert len(tiles[0].get_images()) == 1 and len(tiles[2].get_images()) == 1 and not tiles[1].get_images()
     assert "failed" in tiles[1].texts[0].get_text() and "no_such_painting" in tiles[1].texts[0].get_text()
+
+
+def test_gram_heatmaps_share_one_log_scale_and_label_both_axes():
+    from matplotlib.colors import SymLogNorm
+
+    g = torch.rand(1, 16, 16, generator=torch.Generator().manual_seed(0)) ** 4 * 300
+    target, current, diff = plots.gram_heatmaps(g, g * 0.9, channels=(0, 16))
+    assert all(isinstance(image.norm, SymLogNorm) for image in (target, current, diff))
+    assert (target.norm.vmin, target.norm.vmax) == (current.norm.vmin, current.norm.vmax)  # equal looks equal
+    assert diff.norm.vmin == -diff.norm.vmax
+    assert target.axes.get_xlabel() == target.axes.get_ylabel() == "channel"

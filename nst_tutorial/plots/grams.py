@@ -6,6 +6,7 @@ from collections.abc import Sequence
 
 import numpy as np
 from matplotlib.axes import Axes
+from matplotlib.colors import SymLogNorm
 from matplotlib.image import AxesImage
 from torch import Tensor
 
@@ -17,6 +18,9 @@ def gram_heatmaps(target: Tensor, current: Tensor, channels: tuple[int, int] = (
     """Three heatmaps of Gram matrices (1, C, C) cut to `channels`: `target`, `current`, and
     `current - target`, titled `titles`.
 
+    The colours follow a symmetric log scale: a Gram matrix's few large entries (the diagonal,
+    strong channels) would leave a linear scale almost all dark. The two Gram panels share one
+    scale, so equal matrices look equal; the difference has its own, centred on 0.
     Returns the three `AxesImage`s so a widget can `set_data` them later.
     """
     if axes is None:
@@ -26,7 +30,7 @@ def gram_heatmaps(target: Tensor, current: Tensor, channels: tuple[int, int] = (
         images.append(ax.imshow(np.zeros((2, 2)), cmap="RdBu_r" if title == titles[2] else "viridis",
                                 interpolation="nearest"))
         ax.set_title(title)
-        ax.set_xlabel("channel")
+        ax.set(xlabel="channel", ylabel="channel")
         axes[0].figure.colorbar(images[-1], ax=ax, shrink=0.8)
     update_gram_heatmaps(images, target, current, channels)
     return images
@@ -40,9 +44,10 @@ def update_gram_heatmaps(images: Sequence[AxesImage], target: Tensor, current: T
     c = current[0, lo:hi, lo:hi].detach().cpu().numpy()
     vmax = float(max(np.abs(t).max(), np.abs(c).max(), 1e-12))
     dmax = float(max(np.abs(c - t).max(), 1e-12))
-    for image, data, limits in zip(images, (t, c, c - t), ((0, vmax), (0, vmax), (-dmax, dmax))):
+    low = min(float(t.min()), float(c.min()), 0.0)  # 0 after a ReLU; below 0 for raw convolutions
+    for image, data, (top, bottom) in zip(images, (t, c, c - t), ((vmax, low), (vmax, low), (dmax, -dmax))):
         image.set_data(data)
         image.set_extent((lo - 0.5, hi - 0.5, hi - 0.5, lo - 0.5))
-        image.set_clim(*limits)
+        image.set_norm(SymLogNorm(linthresh=top * 1e-3, vmin=bottom, vmax=top))
 
 
