@@ -229,3 +229,17 @@ def test_region_measure_finds_each_painting_in_its_own_half():
 def test_a_mask_tensor_with_the_wrong_number_of_regions_is_refused():
     with pytest.raises(nt.ImageLoadError, match="3 masks for 2 styles"):
         regions.load_masks(torch.ones(3, 1, 8, 8), 2, (8, 8))
+
+
+def test_the_painter_draws_the_photo_and_its_strokes_again_for_a_new_view(monkeypatch):
+    """A reloaded page gets a blank canvas; the painter replays what the kernel holds."""
+    painter = MaskPainter(image_path("u_street_metro"), ["a", "b"], width=64)
+    painter._down(10, 10)
+    painter._move(30, 20)
+    painter._up(30, 20)
+    drawn: list[str] = []
+    monkeypatch.setattr(painter.canvas[0], "put_image_data", lambda data, x, y: drawn.append(f"photo {data.shape}"))
+    monkeypatch.setattr(painter.canvas[1], "stroke_line", lambda *points: drawn.append(f"stroke {points}"))
+    interaction = painter.canvas._canvases[-1]  # the layer that hears the page's events
+    interaction._handle_frontend_event(None, {"event": "client_ready"}, None)
+    assert drawn == ["photo (64, 48, 3)", "stroke (10, 10, 30, 20)"]

@@ -18,6 +18,7 @@ from torch import Tensor
 from .. import cost as estimator
 from ..cost import Calibration, Estimate
 from ..batch import Job
+from ..batch.pool import cores
 from ..config import Config
 from ..data import CONTENT, STYLE, bundled_images, image_path, image_sources, resolve_image
 from ..errors import NonFiniteLossError, NSTError
@@ -176,12 +177,12 @@ def threads_for(args: argparse.Namespace) -> int:
         return args.threads
     if os.environ.get("OMP_NUM_THREADS"):
         return torch.get_num_threads()
-    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    count = cores()
     try:
         busy = os.getloadavg()[0]
-    except OSError:
+    except OSError:  # not available on this system
         busy = 0.0
-    return max(1, min(cores, round(cores - busy)))
+    return max(1, min(count, round(count - busy)))
 
 
 def list_images() -> str:

@@ -71,8 +71,8 @@ class MaskPainter(W.VBox):
         self.model = Strokes(w, h, len(style_names))
         # Shown at its own pixel size: stretched to the page's width, it could outgrow the screen.
         self.canvas = MultiCanvas(2, width=w, height=h, layout=W.Layout(width=f"{w}px", height=f"{h}px"))
-        pixels = to_uint8(photo)
-        self.canvas[0].put_image_data(pixels, 0, 0)
+        self.pixels = to_uint8(photo)
+        self.canvas[0].put_image_data(self.pixels, 0, 0)
         self.canvas[1].global_alpha = 0.55
         self.style = W.ToggleButtons(options=[(n, i) for i, n in enumerate(style_names)], value=0,
                                      description="paint for")
@@ -88,6 +88,9 @@ class MaskPainter(W.VBox):
         self.canvas.on_mouse_move(self._move)
         self.canvas.on_mouse_up(self._up)
         self.canvas.on_mouse_out(self._up)
+        # A canvas keeps no state in the page: a reloaded page, or a second view of the widget,
+        # gets a blank one. Draw the photo and the strokes again whenever a new view is ready.
+        self.canvas.on_client_ready(self._replay)
         self.undo_button.on_click(self._undo)
         self.clear_button.on_click(self._clear)
         super().__init__([W.HBox([self.style, self.brush]), W.HBox([self.undo_button, self.clear_button, self.legend]),
@@ -135,6 +138,13 @@ class MaskPainter(W.VBox):
     @shows_errors
     def _clear(self, _button: Any = None) -> None:
         self.model.strokes.clear()
+        self._redraw()
+
+    @shows_errors
+    def _replay(self) -> None:
+        """The photo and every stroke so far, drawn again for a view that starts blank."""
+        self.canvas[0].put_image_data(self.pixels, 0, 0)
+        self.canvas[1].global_alpha = 0.55
         self._redraw()
 
     def _dab(self, x: float, y: float) -> None:
