@@ -165,6 +165,16 @@ def test_step_by_step_notebook_renders_and_gram_picker_changes_the_picture(page,
     expect(explorer.locator(".widget-html-content").last).to_contain_text("conv3_1: channels 0-63 of 256",
                                                                           timeout=20_000)
     expect(picture).not_to_have_attribute("src", before, timeout=20_000)
+    # Drag the upper channel handle onto the lower one: one channel, drawn, never an error;
+    # and a new layer then draws that layer.
+    upper = explorer.locator(".noUi-handle-upper")
+    upper.focus()
+    page.keyboard.press("Home")  # as far down as it goes: onto the lower handle
+    message = explorer.locator(".widget-html-content").last
+    expect(message).to_contain_text(re.compile(r"conv3_1: channel \d+ of 256"), timeout=20_000)
+    explorer.locator("select").select_option("conv5_1")
+    expect(message).to_contain_text(re.compile(r"conv5_1: channels? \d+"), timeout=20_000)
+    assert "Error" not in message.inner_text()
     # The plain solve's live view: 3 iterations, then 1 more when it continues.
     expect(page.locator(f"{OUTPUT} .widget-html-content", has_text=LIVE_READOUT).first).to_contain_text("iteration 4")
 
@@ -207,6 +217,54 @@ def test_evaluator_upload_run_stop_save_in_the_browser(page, lab, tmp_path):
     assert saved.size == (64, 43)  # the uploaded 3:2 landscape at the notebook's (mocked) 64 px, at full size
     assert_no_errors(page)
     expect(style.locator("select")).to_have_value("starry_night.jpg")
+
+
+def test_evaluator_on_a_projector_and_a_rejected_upload_twice(lab, tmp_path):
+    """At 1280x720 the top row is whole and Run and the live picture are in view together; a
+    text file is refused with its name, twice, and the button takes no count."""
+    ARTIFACTS.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        page = browser.new_page(viewport={"width": 1280, "height": 720})
+        try:
+            open_notebook(page, lab, "04_evaluator.ipynb")
+            run_all(page)
+            wait_idle(page, 60_000)
+            assert_no_errors(page)
+            regions = page.locator(f"{OUTPUT} .widget-checkbox", has_text="paint regions")
+            regions.scroll_into_view_if_needed()
+            label = regions.locator("span").first
+            assert label.evaluate("e => e.scrollWidth <= e.clientWidth"), "the checkbox's label is cut off"
+            for select in page.locator(f"{OUTPUT} .widget-dropdown select").all()[:3]:
+                box = select.bounding_box()
+                assert box["x"] + box["width"] <= 1280, box  # the pickers wrap rather than leave the screen
+            run = page.locator(f"{OUTPUT} .widget-button", has_text="Run")
+            run.evaluate("e => e.scrollIntoView({block: 'start'})")
+            live = page.locator(f"{OUTPUT} img").last
+            for element in (run, live):
+                box = element.bounding_box()
+                assert 0 <= box["y"] and box["y"] + box["height"] <= 720, box  # both on screen at once
+            page.screenshot(path=str(ARTIFACTS / "evaluator_1280x720.png"))
+            text = tmp_path / "notes.txt"
+            text.write_text("not a picture")
+            button = page.locator(f"{OUTPUT} .widget-upload", has_text="content")
+            messages = page.locator(f"{OUTPUT} .widget-html-content", has_text="notes.txt")
+            for attempt in range(2):
+                with page.expect_file_chooser() as chooser:
+                    button.click()
+                chooser.value.set_files(str(text))
+                expect(messages.first).to_contain_text("notes.txt: not an image", timeout=20_000)
+                expect(button).to_have_text(re.compile(r"content( \(0\))?$"))  # not "(1)": nothing was taken
+                assert "ImageLoadError" not in messages.first.inner_text()
+                if attempt == 0:  # a good picture between, so the second refusal is a new message
+                    photo = tmp_path / "red.png"
+                    Image.new("RGB", (40, 30), "red").save(photo)
+                    with page.expect_file_chooser() as chooser:
+                        button.click()
+                    chooser.value.set_files(str(photo))
+                    expect(messages).to_have_count(0, timeout=20_000)
+        finally:
+            browser.close()
 
 
 def drag(page: Page, box: dict, y: float, x0: float = 0.05, x1: float = 0.95) -> None:

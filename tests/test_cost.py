@@ -205,3 +205,29 @@ def test_check_speed_forgets_only_a_measured_calibration_that_is_more_than_2x_of
     cache.write_text("{}")
     assert C.check_speed(nt.Config(), E.calibrate(nt.Config(), tmp_path / "none.json", measure=False), 1.0, 9.0,
                          cache) is None  # the built-in constants are no measurement to forget
+
+
+def test_the_evaluator_shows_the_estimate_and_follows_the_settings(monkeypatch):
+    from nst_tutorial.widgets import Evaluator
+
+    monkeypatch.setattr(E, "calibrate", lambda config, *args, **kwargs: FAKE)
+    app = Evaluator(nt.Config(size=128, iterations=100))
+    before = app.estimate.value
+    expected = E.estimate(app.settings(app.controller.config), app.controller.source(app.content.value), FAKE)
+    assert f"{expected.peak_mb:,.0f} MB" in before
+    app.size.value = 512
+    assert app.estimate.value != before and "MB" in app.estimate.value
+    blended = app.estimate.value
+    app.style2.value = "the_scream.jpg"  # blended: the same work per iteration
+    assert app.estimate.value == blended
+    app.regions.value = True  # a region each: two Gram matrices per style layer, and masked features
+    assert app.estimate.value != blended
+
+
+def test_regions_add_their_gram_matrices_and_masked_features_to_the_counts():
+    cfg = nt.Config(size=256)
+    one, two = M.flop_split(cfg, 256, 192), M.flop_split(cfg, 256, 192, regions=2)
+    grams = sum(2 * C ** 2 * (256 >> b) * (192 >> b) for C, b in ((64, 0), (128, 1), (256, 2), (512, 3), (512, 4)))
+    assert two[0] - one[0] == grams and two[1] == one[1]
+    masked = sum(2 * C * (256 >> b) * (192 >> b) * 4 for C, b in ((64, 0), (128, 1), (256, 2), (512, 3), (512, 4)))
+    assert M.model_bytes(cfg, 256, 192, regions=2) - M.model_bytes(cfg, 256, 192) == masked

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import io
 import time
 from dataclasses import replace
 
@@ -142,7 +143,7 @@ def control_values(app) -> dict:
     for name, value in vars(app).items():
         items = {f"{name}.{k}": v for k, v in value.items()} if isinstance(value, dict) else {name: value}
         controls.update((k, w) for k, w in items.items() if isinstance(w, W.ValueWidget)
-                        and not isinstance(w, (W.FileUpload, W.HTML)))
+                        and not isinstance(w, (W.FileUpload, W.HTML, W.Image)))  # controls, not what they show
     return {name: widget.value for name, widget in controls.items()}
 
 
@@ -252,3 +253,14 @@ def test_gram_heatmaps_share_one_log_scale_and_label_both_axes():
     assert (target.norm.vmin, target.norm.vmax) == (current.norm.vmin, current.norm.vmax)  # equal looks equal
     assert diff.norm.vmin == -diff.norm.vmax
     assert target.axes.get_xlabel() == target.axes.get_ylabel() == "channel"
+
+
+def test_the_evaluator_previews_what_each_picker_chose():
+    app = Evaluator()
+    content = app.previews["content"].value
+    assert content and app.previews["style 2"].layout.visibility == "hidden"  # no second painting yet
+    app.content.value = "coffee.jpg"
+    assert app.previews["content"].value != content
+    app.style2.value = "the_scream.jpg"
+    assert app.previews["style 2"].value and app.previews["style 2"].layout.visibility == "visible"
+    assert Image.open(io.BytesIO(app.previews["style 2"].value)).size[1] <= 96

@@ -50,11 +50,13 @@ class Estimate:
 
 
 def estimate(config: Config, content: ImageSource | int | tuple[int, int] | None = None,
-             calibration: Calibration | None = None, plan: Plan | None = None) -> Estimate:
+             calibration: Calibration | None = None, plan: Plan | None = None, regions: int = 1) -> Estimate:
     """Predicted peak memory and time of `stylize(content, ..., config)`, before any solve.
 
     `content` is an image (only a file's header is read), its (H, W), or a square's side;
-    `plan` (the run's `stylize.Plan`) spares picking the device and the stages again."""
+    `plan` (the run's `stylize.Plan`) spares picking the device and the stages again; `regions`
+    counts the painted regions (one painting each): their Gram matrices and masked features. A
+    blended second painting costs one forward pass before the solve and nothing per iteration."""
     cal = calibration or calibrate(config)
     if plan is None:
         shape = (content, content) if isinstance(content, int) else content
@@ -65,15 +67,15 @@ def estimate(config: Config, content: ImageSource | int | tuple[int, int] | None
     seconds = 0.0
     for i, side in enumerate(plan.sizes):
         sh, sw = long_side(h, w, side)
-        peak = max(peak, cal.baseline_mb + cal.peak_factor * model_bytes(counted, sh, sw) / 2**20)
-        per_iteration = seconds_per_iteration(counted, sh, sw, cal)
+        peak = max(peak, cal.baseline_mb + cal.peak_factor * model_bytes(counted, sh, sw, regions) / 2**20)
+        per_iteration = seconds_per_iteration(counted, sh, sw, cal, regions)
         seconds += per_iteration * (config.iterations if i == len(plan.sizes) - 1 else config.coarse_iterations)
     return Estimate(peak, per_iteration, seconds, (h, w), tuple(plan.sizes), capped=config.tolerance > 0)
 
 
-def seconds_per_iteration(config: Config, height: int, width: int, cal: Calibration) -> float:
+def seconds_per_iteration(config: Config, height: int, width: int, cal: Calibration, regions: int = 1) -> float:
     """Forward and backward (twice the forward FLOPs) at each path's measured rate."""
-    direct, fast = flop_split(config, height, width)
+    direct, fast = flop_split(config, height, width, regions)
     return 2 * (direct * cal.seconds_per_gflop + fast * cal.seconds_per_gflop_fast) / 1e9
 
 

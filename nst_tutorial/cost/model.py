@@ -12,9 +12,10 @@ from ..stages import deepest_layer, pick_device
 from ..vgg import channels, layer_names
 
 
-def flop_split(config: Config, height: int, width: int) -> tuple[float, float]:
+def flop_split(config: Config, height: int, width: int, regions: int = 1) -> tuple[float, float]:
     """Forward FLOPs as (direct, fast): the convolutions a fast algorithm runs (`conv_path`: NNPACK
-    or Winograd's, on the CPU), which need fewer operations than counted, apart."""
+    or Winograd's, on the CPU), which need fewer operations than counted, apart. With `regions`
+    (one painting per painted region) each style layer takes that many Gram matrices."""
     direct, fast = 0.0, 0.0
     for c_in, c_out, h, w in _conv_maps(config, height, width):
         flops = 2 * c_in * c_out * 9 * h * w
@@ -24,7 +25,7 @@ def flop_split(config: Config, height: int, width: int) -> tuple[float, float]:
             direct += flops
     for name in config.style_layers:
         block = int(name[4]) - 1
-        direct += 2 * channels(name) ** 2 * (height >> block) * (width >> block)
+        direct += regions * 2 * channels(name) ** 2 * (height >> block) * (width >> block)
     return direct, fast
 
 
@@ -106,13 +107,16 @@ def _block(name: str) -> int:
     return int(name[4]) - 1
 
 
-def model_bytes(config: Config, height: int, width: int) -> float:
+def model_bytes(config: Config, height: int, width: int, regions: int = 1) -> float:
     """The model's memory count above the baseline: saved tensors, L-BFGS history (bfloat16 with
-    `config.low_memory`), image buffers, the kernels Winograd's path transformed, NNPACK's workspace."""
+    `config.low_memory`), image buffers, the kernels Winograd's path transformed, NNPACK's workspace;
+    with `regions`, each style layer's masked copies of its features (one per region) too."""
+    masked = 0 if regions <= 1 else sum(regions * channels(n) * (height >> _block(n)) * (width >> _block(n)) * 4
+                                        for n in config.style_layers)
     numbers = 3 * height * width
     pair_bytes = 2 * numbers * (2 if config.low_memory else 4)
     history = config.lbfgs_history * pair_bytes if config.optimizer == "lbfgs" else 2 * numbers * 4
     return (saved_bytes(config, height, width) + history + 8 * numbers * 4 + winograd_bytes(config, height, width)
-            + nnpack_bytes(config, height, width))
+            + nnpack_bytes(config, height, width) + masked)
 
 

@@ -9,6 +9,7 @@ and saves it, and takes uploads. Everything the worker shows goes through
 from __future__ import annotations
 
 import functools
+import io
 import threading
 import time
 import traceback
@@ -22,7 +23,7 @@ from .. import cost as estimator
 from ..config import Config
 from ..data import CONTENT, STYLE, bundled_images, image_path
 from ..errors import ImageLoadError, NSTError
-from ..images import ImageSource, load_image, save_image
+from ..images import ImageSource, load_image, save_image, to_pil
 from ..solve import SolveResult
 from ..stylize import stylize
 from .base import Messages, explain, shows_errors
@@ -75,7 +76,10 @@ class EvaluatorView(W.VBox):
         self.colours = W.Dropdown(options=[("painting's", "off"), ("photo's: luminance", "luminance"),
                                            ("photo's: histogram", "histogram")],
                                   value=config.preserve_color or "off", description="colours")
-        self.regions = W.Checkbox(value=False, description="paint regions (one per style)")
+        self.regions = W.Checkbox(value=False, description="paint regions (one per style)", indent=False,
+                                  style={"description_width": "initial"}, layout=W.Layout(width="auto"))
+        self.previews = {name: W.Image(format="png", layout=W.Layout(height="64px", width="auto"))
+                         for name in ("content", "style", "style 2")}  # what each picker has chosen
         self.painter_box = W.VBox([])  # holds the mask painter while regions are on
         self.run_button = W.Button(description="Run", button_style="success", icon="play")
         self.stop_button = W.Button(description="Stop", button_style="danger", icon="stop", disabled=True)
@@ -84,15 +88,22 @@ class EvaluatorView(W.VBox):
         self.estimate = W.HTML(layout=W.Layout(margin="0 0 0 12px"))  # the predicted cost of a Run
         self.messages, self.live = Messages(), LiveSolve()
         layer_rows = [W.HBox([self.layers[n], self.layer_weights[n]]) for n in STYLE_CHOICES]
+        wrap = W.Layout(flex_flow="row wrap", align_items="flex-start")  # a narrow screen wraps, never cuts off
+        pickers = [W.HBox([W.VBox(column), self.previews[name]], layout=W.Layout(margin="0 12px 4px 0"))
+                   for name, column in (("content", [self.content, self.content_upload]),
+                                        ("style", [self.style, self.style_upload]),
+                                        ("style 2", [self.style2, self.regions]))]
+        # Run, the messages and the live view stay together at the top, so a projector of
+        # 1280x720 shows the button and the picture at once; the settings follow below.
         super().__init__([
-            W.HBox([W.VBox([self.content, self.content_upload]), W.VBox([self.style, self.style_upload]),
-                    W.VBox([self.style2, self.regions])]),
-            W.HBox([W.VBox([W.HTML("<b>style layers and weights</b>"), *layer_rows]),
-                    W.VBox([self.style_weight, self.content_weight, self.size, self.iterations, self.stages,
-                            self.coarse_iterations, self.optimizer, self.event_gate, self.colours])]),
+            W.HBox(pickers, layout=wrap),
             self.painter_box,
-            W.HBox([self.run_button, self.stop_button, self.save_button, self.save_path, self.estimate]),
+            W.HBox([self.run_button, self.stop_button, self.save_button, self.save_path, self.estimate], layout=wrap),
             self.messages, self.live,
+            W.HTML("<b>settings</b>"),
+            W.HBox([W.VBox([W.HTML("style layers and weights"), *layer_rows]),
+                    W.VBox([self.style_weight, self.content_weight, self.size, self.iterations, self.stages,
+                            self.coarse_iterations, self.optimizer, self.event_gate, self.colours])], layout=wrap),
         ])
 
     def settings(self, base: Config) -> Config:
@@ -117,6 +128,16 @@ class EvaluatorView(W.VBox):
                 keep = dropdown.value
                 dropdown.options = [*dropdown.options, name]  # resets the selection ...
                 dropdown.value = keep  # ... so put it back
+
+    def show_preview(self, which: str, source: ImageSource | None) -> None:
+        """The thumbnail beside picker `which` ("content", "style", "style 2"); None empties it."""
+        image = self.previews[which]
+        if source is None:
+            image.value, image.layout.visibility = b"", "hidden"
+            return
+        buffer = io.BytesIO()
+        to_pil(load_image(source, 96)).save(buffer, format="PNG")
+        image.value, image.layout.visibility = buffer.getvalue(), "visible"
 
     def show_running(self, running: bool) -> None:
         self.run_button.disabled = running
@@ -145,8 +166,11 @@ class EvaluatorController:
             control.observe(self.show_painter, names="value")
         self.painter: MaskPainter | None = None
         for control in (view.size, view.iterations, view.stages, view.coarse_iterations, view.content,
-                        *view.layers.values()):
+                        view.style2, view.regions, *view.layers.values()):
             control.observe(self.show_estimate, names="value")
+        for which, picker in (("content", view.content), ("style", view.style), ("style 2", view.style2)):
+            picker.observe(functools.partial(self.show_preview, which), names="value")
+            self.show_preview(which)
         self.show_estimate()
 
     @property
@@ -212,12 +236,19 @@ class EvaluatorController:
     def show_estimate(self, _change: Any = None) -> None:
         """The predicted peak memory and time of a Run with the current settings (`nt.estimate`)."""
         config = self.view.settings(self.config)
+        regions = len(self.view.style_names()) if self.view.regions.value else 1
         est = estimator.estimate(config, self.source(self.view.content.value),
-                                 estimator.calibrate(config, measure=False))
+                                 estimator.calibrate(config, measure=False), regions=regions)
         most = "at most " if est.capped else ""
         self.view.estimate.value = (f"about <b>{est.peak_mb:,.0f} MB</b>, "
                                     f"<b>{est.seconds_per_iteration:.2f} s</b> per full-size iteration, "
                                     f"{most}<b>{estimator.duration(est.seconds)}</b> in all")
+
+    @shows_errors
+    def show_preview(self, which: str, _change: Any = None) -> None:
+        """The thumbnail of what picker `which` has chosen."""
+        name = {"content": self.view.content, "style": self.view.style, "style 2": self.view.style2}[which].value
+        self.view.show_preview(which, None if name == NO_STYLE else self.source(name))
 
     @shows_errors
     def show_painter(self, _change: Any = None) -> None:

@@ -37,6 +37,7 @@ class LiveSolve(W.VBox):
         ax_loss.set(yscale="log", xlabel="iteration", ylabel="loss", title="losses")
         ax_loss.grid(True, which="both", alpha=0.3)
         ax_image.axis("off")
+        self.view.refresh()  # empty axes until the first iteration, not a broken-image icon
         super().__init__([self.readout, self.view])
 
     def __call__(self, result: SolveResult, current: Tensor) -> None:
