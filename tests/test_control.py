@@ -243,3 +243,15 @@ def test_the_painter_draws_the_photo_and_its_strokes_again_for_a_new_view(monkey
     interaction = painter.canvas._canvases[-1]  # the layer that hears the page's events
     interaction._handle_frontend_event(None, {"event": "client_ready"}, None)
     assert drawn == ["photo (64, 48, 3)", "stroke (10, 10, 30, 20)"]
+
+
+def test_the_scale_verdict_says_what_the_numbers_say():
+    from nst_tutorial.judge.controls import scale_verdict
+
+    blend = {"low layers vs A": 2695.0, "low layers vs B": 2709.0, "high layers vs A": 130707.0,
+             "high layers vs B": 77718.0}
+    split = {"low layers vs A": 3066.0, "low layers vs B": 2648.0, "high layers vs A": 340048.0,
+             "high layers vs B": 7613.0}
+    assert scale_verdict(split, blend) == ("low layers: farther from A than the blend (3,066 against 2,695); "
+                                           "high layers: closer to B than the blend (7,613 against 77,718)")
+    assert scale_verdict(blend, split).startswith("low layers: closer to A")

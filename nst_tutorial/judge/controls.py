@@ -76,6 +76,19 @@ class Measure:
         return out
 
 
+def scale_verdict(split: Mapping[str, float], blend: Mapping[str, float]) -> str:
+    """In words, from `Measure.scale`'s numbers, whether the split (fine texture from A, coarse
+    from B) brought the low layers closer to A and the high layers closer to B than the blend:
+    a notebook prints this rather than asserting it in prose that could disagree with its run."""
+    lines = []
+    for part, painting in (("low", "A"), ("high", "B")):
+        key = f"{part} layers vs {painting}"
+        closer = split[key] < blend[key]
+        lines.append(f"{part} layers: {'closer to' if closer else 'farther from'} {painting} than the blend "
+                     f"({split[key]:,.0f} against {blend[key]:,.0f})")
+    return "; ".join(lines)
+
+
 def markdown_table(rows: Mapping[str, Mapping[str, float]], first: str = "") -> str:
     """Rows of named numbers as a Markdown table, one row per key (for `IPython.display.Markdown`)."""
     columns = list(next(iter(rows.values())))
