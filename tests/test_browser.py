@@ -317,3 +317,83 @@ def test_evaluator_paints_two_regions_and_each_takes_its_own_painting(page, lab)
         # towards its own painting, and closer to it than to the other painting
         assert np.linalg.norm(now - own) < np.linalg.norm(before - own), region
         assert np.linalg.norm(now - own) < np.linalg.norm(now - other), region
+
+
+def canvas_ink(canvas) -> float:
+    """The mean alpha of a canvas's pixels: 0 for a blank one."""
+    return canvas.evaluate("""c => { const d = c.getContext('2d').getImageData(0, 0, c.width, c.height).data;
+                                     let s = 0; for (let i = 3; i < d.length; i += 4) s += d[i];
+                                     return s / (d.length / 4); }""")
+
+
+def test_the_painter_after_a_reload_shows_the_photo_and_the_strokes(page, lab):
+    open_notebook(page, lab, "04_evaluator.ipynb")
+    run_all(page)
+    wait_idle(page, 60_000)
+    style2 = page.locator(f"{OUTPUT} .widget-dropdown", has=page.locator("label", has_text=re.compile("^style 2$")))
+    style2.locator("select").select_option("the_scream.jpg")
+    page.locator(f"{OUTPUT} .widget-checkbox", has_text="paint regions").locator("input").check()
+    canvases = page.locator(f"{OUTPUT} canvas")
+    expect(canvases.last).to_be_visible(timeout=20_000)
+    canvases.last.scroll_into_view_if_needed()
+    drag(page, canvases.last.bounding_box(), 0.5)
+    painted = canvases.last  # the painter draws its layers (photo, strokes) into one canvas here
+    before = canvas_ink(painted)
+    assert before > 0
+    page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()  # the outputs, with the widget's view,
+    page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Save Notebook$")).first.click()  # go to the file
+    expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=20_000)
+    page.reload(wait_until="domcontentloaded")
+    expect(page.locator(".jp-StatusBar-TextItem", has_text="| Idle").first).to_be_visible(timeout=90_000)
+    canvases = page.locator(f"{OUTPUT} canvas")
+    expect(canvases.last).to_be_attached(timeout=30_000)
+    canvases.last.scroll_into_view_if_needed()
+    page.wait_for_timeout(2000)  # the kernel hears the new view and draws again
+    assert canvas_ink(canvases.last) == pytest.approx(before, rel=0.05)  # photo and stroke, not a blank canvas
+    assert page.get_by_text("Error displaying widget").count() == 0
+
+
+TAB10 = np.array([[31, 119, 180], [255, 127, 14], [44, 160, 44], [214, 39, 40], [148, 103, 189], [140, 86, 75],
+                  [227, 119, 194], [127, 127, 127], [188, 189, 34], [23, 190, 207]])  # matplotlib's colour cycle
+
+
+def curve_colours(src: str) -> set[int]:
+    """Which of matplotlib's ten cycle colours the live view's loss panel (its left half) draws
+    with: each saturated pixel taken as the nearest of them, those of at least 40 pixels kept
+    (anti-aliased edges fall between colours and are few)."""
+    import base64
+    import io
+
+    image = np.asarray(Image.open(io.BytesIO(base64.b64decode(src.split(",", 1)[1]))).convert("RGB"), dtype=int)
+    left = image[:, : image.shape[1] // 2].reshape(-1, 3)
+    saturated = left[(left.max(axis=1) - left.min(axis=1)) > 60]
+    distance = np.linalg.norm(saturated[:, None, :] - TAB10[None], axis=2)
+    nearest, close = distance.argmin(axis=1), distance.min(axis=1) < 40
+    used, counts = np.unique(nearest[close], return_counts=True)
+    return {int(i) for i, n in zip(used, counts) if n >= 40}
+
+
+def test_the_live_view_keeps_each_terms_colour_across_two_runs(page, lab):
+    open_notebook(page, lab, "04_evaluator.ipynb")
+    run_all(page)
+    wait_idle(page, 60_000)
+    run = page.locator(f"{OUTPUT} .widget-button", has_text="Run")
+    stop = page.locator(f"{OUTPUT} .widget-button", has_text="Stop")
+    readout = page.locator(f"{OUTPUT} .widget-html-content", has_text=LIVE_READOUT).first
+    live = page.locator(f"{OUTPUT} img").last
+    colours = []
+    for _ in range(2):
+        before = readout.inner_text() if readout.count() else ""
+        run.click()
+        if before:  # the second run: wait until its own iterations show, not the first run's last
+            expect(readout).to_contain_text(re.compile(r"iteration [0-3] "), timeout=60_000)
+        expect(readout).to_contain_text(re.compile(r"iteration ([4-9]|\d\d)"), timeout=60_000)
+        stop.click()
+        expect(page.locator(f"{OUTPUT} .widget-html-content", has_text="stopped after").first).to_be_visible(
+            timeout=20_000)
+        page.wait_for_timeout(1500)  # the last redraw
+        png = live.evaluate("""img => { const c = document.createElement('canvas');
+                                         c.width = img.naturalWidth; c.height = img.naturalHeight;
+                                         c.getContext('2d').drawImage(img, 0, 0); return c.toDataURL(); }""")
+        colours.append(curve_colours(png))
+    assert len(colours[0]) >= 5 and colours[1] == colours[0]
