@@ -246,3 +246,24 @@ def test_a_stage_never_ends_before_its_loss_is_below_where_it_began():
                       progress=False)
     assert result.stages[-1].converged and result.total.index(4.0) < len(result.total) - 1
     assert len(result.total) >= flat_above.index(4.0) + 1
+
+
+def test_a_stage_ended_by_the_tolerance_closes_a_full_bar_that_says_converged(monkeypatch):
+    """Jupyter draws a bar closed short of its total in red, as a failure; a converged stage is none."""
+    import importlib
+
+    solve_module = importlib.import_module("nst_tutorial.solve")  # the module, not the function nt.solve
+    closed = []
+
+    class Recorder(solve_module.tqdm):  # type: ignore[misc, valid-type]
+        def close(self) -> None:
+            closed.append((self.n, self.total, self.postfix, self.leave))
+            super().close()
+
+    monkeypatch.setattr(solve_module, "tqdm", Recorder)
+    script = [10.0, 8.0, 6.0] + [5.0] * 20
+    result = nt.solve(ScriptedModel(script), nt.Config(tolerance=0.015, tolerance_window=3), iterations=40,
+                      progress=True)
+    assert result.stages[-1].converged and len(result.total) < 40
+    n, total, postfix, leave = closed[-1]
+    assert n == total == len(result.total) and "converged" in postfix and leave
