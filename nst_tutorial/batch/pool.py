@@ -40,9 +40,7 @@ def shutdown(pool: Executor, complete: bool) -> None:
     process would wait for them at exit."""
     if not complete:
         terminate_workers(pool)
-    # Wait even after ending them: the pool's manager then closes its queues, whose semaphores
-    # would otherwise be reported as leaked by multiprocessing's resource tracker at exit.
-    pool.shutdown(wait=True, cancel_futures=True)
+    pool.shutdown(wait=complete, cancel_futures=True)
 
 
 def terminate_workers(pool: Executor) -> None:
