@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from functools import partial
 from typing import Any
 
 import torch
@@ -122,13 +121,15 @@ class StyleLoss(_TargetLoss):
     random numbers draws them from `seed`.
     """
 
+    masks: Tensor | None
+
     def __init__(self, target: Tensor, weight: float, kind: str = "gram", gate: bool = True, form: str = "mean",
                  gram_scale: float | None = None, masks: Tensor | None = None, seed: int = 0) -> None:
         self.kind = style_kind(kind)
         distance = self.kind.distance is not None
         super().__init__(target, weight, gate=gate and not distance, form=form)
-        self.statistic = (self.kind.statistic if gram_scale is None and masks is None
-                          else partial(gram, scale=gram_scale, masks=masks))
+        self.gram_scale = gram_scale
+        self.register_buffer("masks", masks)  # a buffer, so the regions follow the module to its device
         references = self.kind.reference(self.target) if distance else ()
         for i, t in enumerate(references):  # buffers, so they follow the module to its device
             self.register_buffer(f"reference{i}", t)
@@ -136,7 +137,9 @@ class StyleLoss(_TargetLoss):
         self.generator = torch.Generator().manual_seed(seed)
 
     def feature(self, x: Tensor) -> Tensor:
-        return self.statistic(x)
+        if self.gram_scale is None and self.masks is None:
+            return self.kind.statistic(x)
+        return gram(x, self.gram_scale, self.masks)
 
     def forward(self, x: Tensor) -> Tensor:
         if self.kind.distance is None:

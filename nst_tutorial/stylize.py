@@ -77,15 +77,20 @@ def load_inputs(content: ImageSource, styles: Styles, config: Config,
     Raises `ImageLoadError` (or its `ImageTooSmallError`) with a one-line reason, and
     `ConfigError` for a device this machine lacks.
     """
+    if masks is not None and (config.style_loss != "gram" or config.gram_scale is not None
+                              or config.style_layer_sources is not None):
+        raise ConfigError("regions work with the Gram style loss of our default arithmetic only "
+                          "(style_loss='gram', no gram_scale, no style_layer_sources)")
     need = min_side(config)
     full = check_size(load_image(content, config.size), need, "content image", CONTENT_FIX)
     stretch = config.style_resize == "content"  # then each stage resizes from the decoded original
-    paintings = [load_image(s, None if stretch else config.style_size or config.size) for s in _as_list(styles)]
+    sources = _as_list(styles)
+    paintings = [load_image(s, None if stretch else config.style_size or config.size) for s in sources]
     if not stretch:
         for s in paintings:
             check_size(s, need, "style image", STYLE_FIX)
     names = [Path(s).name if isinstance(s, (str, os.PathLike)) else f"style {i + 1}"
-             for i, s in enumerate(_as_list(styles))]
+             for i, s in enumerate(sources)]
     regions = None if masks is None else load_masks(masks, len(paintings), (full.shape[-2], full.shape[-1]), names)
     if plan is None or plan.shape != tuple(full.shape[-2:]):
         plan = make_plan(config, (full.shape[-2], full.shape[-1]))
@@ -116,10 +121,6 @@ def prepare(content: ImageSource | Inputs, styles: Styles | None = None, config:
     use_low_memory(net, config.low_memory)  # before the targets: their full-size pass would grow NNPACK's workspace
     norm = Normalizer(config.weights)
     masks = None if inputs.masks is None else resize(inputs.masks, tuple(photo.shape[-2:]), mode="area")
-    if masks is not None and (config.style_loss != "gram" or config.gram_scale is not None
-                              or config.style_layer_sources is not None):
-        raise ConfigError("regions work with the Gram style loss of our default arithmetic only "
-                          "(style_loss='gram', no gram_scale, no style_layer_sources)")
     style_t = capture_style_targets(net, norm, paintings, config, per_style=masks is not None)
     content_t = capture_content_targets(net, norm, seen, config)
     model = augment(net, norm, style_t, content_t, start, config, masks=masks)

@@ -276,14 +276,19 @@ def drag(page: Page, box: dict, y: float, x0: float = 0.05, x1: float = 0.95) ->
     page.mouse.up()
 
 
-def test_evaluator_paints_two_regions_and_each_takes_its_own_painting(page, lab):
-    _, _, root = lab
+def evaluator_with_regions(page: Page, lab) -> None:
+    """Notebook 04 run, The Scream as style 2, and regions ticked: the mask painter is shown."""
     open_notebook(page, lab, "04_evaluator.ipynb")
     run_all(page)
     wait_idle(page, 60_000)
     style2 = page.locator(f"{OUTPUT} .widget-dropdown", has=page.locator("label", has_text=re.compile("^style 2$")))
     style2.locator("select").select_option("the_scream.jpg")
     page.locator(f"{OUTPUT} .widget-checkbox", has_text="paint regions").locator("input").check()
+
+
+def test_evaluator_paints_two_regions_and_each_takes_its_own_painting(page, lab):
+    _, _, root = lab
+    evaluator_with_regions(page, lab)
     canvas = page.locator(f"{OUTPUT} canvas").last  # the top layer takes the mouse
     expect(canvas).to_be_visible(timeout=20_000)
     page.locator(f"{OUTPUT} .widget-button", has_text="Run").click()  # nothing painted yet: refused
@@ -327,12 +332,7 @@ def canvas_ink(canvas) -> float:
 
 
 def test_the_painter_after_a_reload_shows_the_photo_and_the_strokes(page, lab):
-    open_notebook(page, lab, "04_evaluator.ipynb")
-    run_all(page)
-    wait_idle(page, 60_000)
-    style2 = page.locator(f"{OUTPUT} .widget-dropdown", has=page.locator("label", has_text=re.compile("^style 2$")))
-    style2.locator("select").select_option("the_scream.jpg")
-    page.locator(f"{OUTPUT} .widget-checkbox", has_text="paint regions").locator("input").check()
+    evaluator_with_regions(page, lab)
     canvases = page.locator(f"{OUTPUT} canvas")
     expect(canvases.last).to_be_visible(timeout=20_000)
     canvases.last.scroll_into_view_if_needed()

@@ -255,3 +255,22 @@ def test_the_scale_verdict_says_what_the_numbers_say():
     assert scale_verdict(split, blend) == ("low layers: farther from A than the blend (3,066 against 2,695); "
                                            "high layers: closer to B than the blend (7,613 against 77,718)")
     assert scale_verdict(blend, split).startswith("low layers: closer to A")
+
+
+def test_regions_with_another_style_loss_are_refused_before_any_work():
+    masks = regions.bands(64, 48, 2)
+    cfg = nt.Config(size=64, iterations=1, style_loss="linear", style_weight=250.0)
+    with pytest.raises(nt.ConfigError, match="regions work with the Gram style loss"):
+        nt.load_inputs(image_path("u_street_metro"), [image_path("starry_night"), image_path("the_scream")], cfg,
+                       masks)
+
+
+def test_a_region_loss_carries_its_masks_with_it():
+    target = torch.rand(2, 4, 4)
+    module = nt.StyleLoss(target, 1.0, masks=regions.bands(8, 8, 2))
+    module.double()  # as .to(device) would, a buffer follows the module
+    assert module.masks is not None and module.masks.dtype == torch.float64
+    features = torch.rand(1, 4, 8, 8, dtype=torch.float64)
+    module(features)
+    assert torch.isclose(module.loss, ((nt.gram(features, masks=module.masks) - module.target) ** 2)
+                         .flatten(1).mean(1).sum())

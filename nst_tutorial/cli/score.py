@@ -21,7 +21,7 @@ def build_score_parser() -> argparse.ArgumentParser:
             "similarity of VGG19 features at conv4_1 and conv5_1 to the photo's; higher keeps more photo), "
             "held-out style distances to the painting (sliced Wasserstein at conv1_1..conv5_1 and Gram at "
             "conv1_2, conv2_2, conv3_2, each relative to the photo's own distance: 1 = no style, lower = "
-            "more), and the mean CIEDE2000 colour difference to the photo. See nst_tutorial/metrics.py.", 79),
+            "more), and the mean CIEDE2000 colour difference to the photo. See nst_tutorial/judge/metrics.py.", 79),
         epilog="exit status: 0 scored; 2 a file that is not an image (one line)",
         formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("content", help="the content photo (a file or a bundled image's name)")
