@@ -9,7 +9,7 @@ from torch import Tensor, nn
 
 from .config import Config
 from .control.colour import recolour
-from .losses import ContentLoss, StyleLoss, total_variation
+from .losses import ContentLoss, StyleLoss, TemporalLoss, total_variation
 from .vgg import Normalizer, layer_names, tap
 
 
@@ -30,21 +30,27 @@ class AugmentedModel(nn.Module):
         self.content_weight = config.content_weight
         self.tv_weight = config.tv_weight
         self.colour_from: Tensor | None = None  # the photo whose chroma `rgb()` restores (luminance-only transfer)
+        self.temporal = nn.ModuleDict()  # video: a TemporalLoss per earlier frame, keyed by frames back ("1", ...)
 
     def forward(self) -> Tensor:
         self.net(self.image)
         return self.total(self.losses())
 
     def losses(self) -> "OrderedDict[str, Tensor]":
-        """Weighted loss of each term of the last forward pass: "style/conv1_1", ..., "content/conv4_2", "tv"."""
+        """Weighted loss of each term of the last forward pass: "style/conv1_1", ..., "content/conv4_2",
+        "tv", and for a video frame "temporal/1" (one frame back), ..."""
         out: "OrderedDict[str, Tensor]" = OrderedDict()
         for name, module in self.net.named_children():
             if isinstance(module, StyleLoss):
                 out[f"style/{name.removeprefix('style_')}"] = self.style_weight * module.loss
             elif isinstance(module, ContentLoss):
                 out[f"content/{name.removeprefix('content_')}"] = self.content_weight * module.loss
-        if self.tv_weight:
-            out["tv"] = self.tv_weight * total_variation(self.normalizer.from_model(self.image))
+        if self.tv_weight or self.temporal:
+            rgb = self.normalizer.from_model(self.image)
+            if self.tv_weight:
+                out["tv"] = self.tv_weight * total_variation(rgb)
+            for back, module in self.temporal.items():
+                out[f"temporal/{back}"] = module(rgb)
         return out
 
     @staticmethod
@@ -82,6 +88,7 @@ def augment(
     init: Tensor,
     config: Config,
     masks: Tensor | None = None,
+    temporal: dict[int, tuple[Tensor, Tensor]] | None = None,
 ) -> AugmentedModel:
     """Insert a StyleLoss/ContentLoss after each target layer and truncate after the deepest one.
 
@@ -89,7 +96,9 @@ def augment(
     `capture_content_targets` (seed steps 1 and 2); `init` is the starting RGB image
     (1, 3, H, W) in [0, 1]. The VGG weights stay frozen: only the image learns. With `masks`
     (S, 1, H, W), one region per style, each style target is (S, C, C) and each region is
-    matched to its own painting (`style_losses.gram`'s masks).
+    matched to its own painting (`style_losses.gram`'s masks). `temporal` maps frames back (1, ...)
+    to an earlier stylised frame warped to this one and its reliable-flow mask, (1, 3, H, W) and
+    (1, 1, H, W): each becomes a `TemporalLoss` of weight `config.temporal_weight` (video).
     """
     style_w = dict(zip(config.style_layers, config.style_layer_weights))
     content_w = dict(zip(config.content_layers, config.content_layer_weights))
@@ -111,4 +120,7 @@ def augment(
             break  # layers past the deepest loss cost time and change nothing
         layers[name] = base[name]
         layers.update(after.pop(name, []))
-    return AugmentedModel(nn.Sequential(layers), normalizer, init, config)
+    model = AugmentedModel(nn.Sequential(layers), normalizer, init, config)
+    for back, (target, mask) in (temporal or {}).items():
+        model.temporal[str(back)] = TemporalLoss(target, mask, config.temporal_weight)
+    return model

@@ -42,6 +42,8 @@ class Config:
     content_scale: float | None = None  # MyCaffe's SCALAR: features, target times this; gradient unscaled
     euclidean: str = "mean"  # "mean": mean of squares; "caffe": Caffe's EUCLIDEAN_LOSS, sum of squares / (2 * batch)
     tv_weight: float = 0.0  # total variation; smooths high-frequency noise when > 0
+    temporal_weight: float = 20.0  # video: holds a frame to earlier results warped along the flow (Ruder et al.)
+    temporal_frames: tuple[int, ...] = (1,)  # video: frames back the temporal loss looks; (1, 2, 4): long-term
     # Step 3: how the network is augmented.
     event_gate: bool = True  # the seed's EVENT layer: zero the gradient where the target is exactly 0
     relu_in_place: bool = True  # Caffe's in-place ReLU: blob `conv4_2` holds post-ReLU values
@@ -74,7 +76,7 @@ class Config:
             check_layer(name)
         if not self.style_layers and not self.content_layers:
             raise ConfigError("at least one style or content layer is needed")
-        for name in ("style_weight", "content_weight", "tv_weight"):
+        for name in ("style_weight", "content_weight", "tv_weight", "temporal_weight"):
             _weight(getattr(self, name), name)
         _choice(self.optimizer, OPTIMIZERS, "optimizer")
         _choice(self.style_loss, tuple(KINDS), "style_loss")
@@ -119,6 +121,10 @@ class Config:
                               f"{self.tolerance!r} and {self.tolerance_window!r}")
         if self.lbfgs_history < 1 or not self.adam_lr > 0:
             raise ConfigError("lbfgs_history must be >= 1 and adam_lr > 0")
+        if (not self.temporal_frames or len(set(self.temporal_frames)) != len(self.temporal_frames)
+                or any(isinstance(j, bool) or not isinstance(j, int) or j < 1 for j in self.temporal_frames)):
+            raise ConfigError(f"temporal_frames must be distinct whole numbers >= 1 (frames back), "
+                              f"got {self.temporal_frames!r}")
 
     @classmethod
     def mycaffe(cls, **changes: object) -> Config:

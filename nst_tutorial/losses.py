@@ -152,3 +152,26 @@ class StyleLoss(_TargetLoss):
 def total_variation(image: Tensor) -> Tensor:
     """Mean absolute difference between neighbouring pixels of (B, C, H, W), summed over both axes."""
     return (image[..., 1:, :] - image[..., :-1, :]).abs().mean() + (image[..., 1:] - image[..., :-1]).abs().mean()
+
+
+class TemporalLoss(nn.Module):
+    """Ruder et al. 2016's temporal loss for video: `weight` times the mean over pixels and
+    channels (their 1/D) of `mask * (image - target)^2`, in 8-bit levels (0-255) squared.
+
+    `target` (1, 3, H, W) is an earlier stylised frame warped to this frame by the optical flow;
+    `mask` (1, 1, H, W) is 1 where that flow is reliable, 0 where it is not (disocclusions,
+    motion boundaries), so there the frame is free to be repainted.
+    """
+
+    target: Tensor
+    mask: Tensor
+
+    def __init__(self, target: Tensor, mask: Tensor, weight: float) -> None:
+        super().__init__()
+        self.register_buffer("target", target.detach().clone())
+        self.register_buffer("mask", mask.detach().clone())
+        self.weight = float(weight)
+
+    def forward(self, image: Tensor) -> Tensor:
+        """The weighted loss of `image` (1, 3, H, W) in [0, 1]: a scalar."""
+        return self.weight * 255**2 * (self.mask * (image - self.target).pow(2)).mean()

@@ -99,14 +99,19 @@ def load_inputs(content: ImageSource, styles: Styles, config: Config,
                   None if regions is None else regions.masks.to(device), tuple(regions.notes) if regions else ())
 
 
+Temporal = dict[int, tuple[Tensor, Tensor]]  # video: frames back -> (earlier result warped here, reliable mask)
+
+
 def prepare(content: ImageSource | Inputs, styles: Styles | None = None, config: Config | None = None, *,
-            net: torch.nn.Sequential | None = None, init: Tensor | None = None) -> AugmentedModel:
+            net: torch.nn.Sequential | None = None, init: Tensor | None = None,
+            temporal: Temporal | None = None) -> AugmentedModel:
     """Seed steps 1-3 at `config.size`: the augmented model, ready to `solve`.
 
     `content` is a photo (then `styles` are the paintings) or a run's `Inputs`, resized here to
     the stage's size, not decoded again. `net` reuses a VGG19 that reaches the deepest layer;
     `init` (1, 3, h, w) overrides `config.init`. With the inputs' masks each painting gets its
-    region; `config.preserve_color` keeps the photo's colours (`control.colour`).
+    region; `config.preserve_color` keeps the photo's colours (`control.colour`). `temporal`
+    (video) holds the frame to earlier results warped to it, each resized to this stage.
     """
     config = config or Config()
     inputs = content if isinstance(content, Inputs) else load_inputs(content, [] if styles is None else styles, config)
@@ -117,13 +122,16 @@ def prepare(content: ImageSource | Inputs, styles: Styles | None = None, config:
         paintings = [resize(s, config.style_size or config.size) for s in inputs.styles]
     start = initial_image(photo, config) if init is None else resize_to(init, photo)
     seen, paintings, start = _colour_inputs(config, photo, paintings, start)
+    held = {back: (_as_solved(config, resize_to(target, photo)),
+                   resize(mask.to(photo.device), tuple(photo.shape[-2:]), mode="area"))
+            for back, (target, mask) in (temporal or {}).items()}
     net = net if net is not None else network(config, inputs.device)
     use_low_memory(net, config.low_memory)  # before the targets: their full-size pass would grow NNPACK's workspace
     norm = Normalizer(config.weights)
     masks = None if inputs.masks is None else resize(inputs.masks, tuple(photo.shape[-2:]), mode="area")
     style_t = capture_style_targets(net, norm, paintings, config, per_style=masks is not None)
     content_t = capture_content_targets(net, norm, seen, config)
-    model = augment(net, norm, style_t, content_t, start, config, masks=masks)
+    model = augment(net, norm, style_t, content_t, start, config, masks=masks, temporal=held)
     model.colour_from = photo if config.preserve_color == "luminance" else None
     return model
 
@@ -149,6 +157,11 @@ def _colour_inputs(config: Config, content: Tensor, styles: list[Tensor],
     return content, styles, start
 
 
+def _as_solved(config: Config, image: Tensor) -> Tensor:
+    """`image` (1, 3, H, W) as the solve holds it: its grey luminance under luminance-only transfer."""
+    return grey(luminance(image)) if config.preserve_color == "luminance" else image
+
+
 def stylize(
     content: ImageSource | Inputs,
     styles: Styles | None = None,
@@ -159,12 +172,16 @@ def stylize(
     progress: bool = True,
     net: torch.nn.Sequential | None = None,
     masks: MaskSources | Tensor | None = None,
+    init: Tensor | None = None,
+    temporal: Temporal | None = None,
 ) -> SolveResult:
     """All four seed steps, solved at each stage of `config.scales`; returns the `SolveResult`.
 
     `content` and `styles` are images (files, bundled names, arrays, tensors), or `content` is
     a run's `Inputs` (`load_inputs`), decoded already. `masks` gives each style its own region
     of the photo (`control.regions.load_masks`: one label image, or one greyscale mask per style).
+    `init` (1, 3, h, w) starts the first stage instead of `config.init`; `temporal` holds a video
+    frame to earlier results (`video.paint` builds both from the optical flow).
 
     Coarse stages run `config.coarse_iterations` each, the full-size stage `config.iterations`;
     `result.stages` records every stage. The result always ends at full size: a stop request,
@@ -180,8 +197,8 @@ def stylize(
     for i, size in enumerate(inputs.sizes):
         final = i == len(inputs.sizes) - 1
         stage = stage_config(config, size, inputs.styles)
-        init = None if result is None else carry_up(_current(result), inputs.content, size, config.coarse_carry)
-        model = prepare(inputs, config=stage, net=net, init=init)
+        start = init if result is None else carry_up(_current(result), inputs.content, size, config.coarse_carry)
+        model = prepare(inputs, config=stage, net=net, init=start, temporal=temporal)
         if result is None:
             result = SolveResult(image=model.rgb())
         result.begin_stage(model)
@@ -191,10 +208,10 @@ def stylize(
                   label=f"stage {i + 1}/{len(inputs.sizes)}, {size} px")
         except NonFiniteLossError:
             if not final:
-                result.begin_stage(prepare(inputs, config=config, net=net, init=result.image))
+                result.begin_stage(prepare(inputs, config=config, net=net, init=result.image, temporal=temporal))
             raise
         if result.stopped and not final:
-            result.begin_stage(prepare(inputs, config=config, net=net, init=_current(result)))
+            result.begin_stage(prepare(inputs, config=config, net=net, init=_current(result), temporal=temporal))
             break
     assert result is not None  # stage_sizes always keeps the full-size stage
     return result

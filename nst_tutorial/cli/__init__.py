@@ -1,5 +1,6 @@
 """The command line: `nst-tutorial` paints one picture (`paint`), `nst-tutorial score` scores any
-pictures (`score`), `nst-tutorial sweep` paints many (`sweep`); `options` holds what they share."""
+pictures (`score`), `nst-tutorial sweep` paints many (`sweep`), `nst-tutorial video` paints a clip (`video`); `options`
+holds what they share."""
 
 from __future__ import annotations
 
@@ -7,12 +8,16 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`nst-tutorial [score | sweep] ...`: each subcommand is imported only when it runs."""
+    """`nst-tutorial [score | sweep | video] ...`: each subcommand is imported only when it runs."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["score"]:
         from .score import score_main
 
         return score_main(argv[1:])
+    if argv[:1] == ["video"]:
+        from .video import video_main
+
+        return video_main(argv[1:])
     if argv[:1] == ["sweep"]:
         from .sweep import sweep_main
 
