@@ -44,6 +44,7 @@ class Config:
     tv_weight: float = 0.0  # total variation; smooths high-frequency noise when > 0
     temporal_weight: float = 20.0  # video: holds a frame to earlier results warped along the flow (Ruder et al.)
     temporal_frames: tuple[int, ...] = (1,)  # video: frames back the temporal loss looks; (1, 2, 4): long-term
+    later_frame_iterations: int = 25  # video: cap on each frame after the first, which starts from the last result
     # Step 3: how the network is augmented.
     event_gate: bool = True  # the seed's EVENT layer: zero the gradient where the target is exactly 0
     relu_in_place: bool = True  # Caffe's in-place ReLU: blob `conv4_2` holds post-ReLU values
@@ -121,6 +122,9 @@ class Config:
                               f"{self.tolerance!r} and {self.tolerance_window!r}")
         if self.lbfgs_history < 1 or not self.adam_lr > 0:
             raise ConfigError("lbfgs_history must be >= 1 and adam_lr > 0")
+        later = self.later_frame_iterations
+        if isinstance(later, bool) or not isinstance(later, int) or later < 1:
+            raise ConfigError(f"later_frame_iterations must be a whole number >= 1, got {later!r}")
         if (not self.temporal_frames or len(set(self.temporal_frames)) != len(self.temporal_frames)
                 or any(isinstance(j, bool) or not isinstance(j, int) or j < 1 for j in self.temporal_frames)):
             raise ConfigError(f"temporal_frames must be distinct whole numbers >= 1 (frames back), "

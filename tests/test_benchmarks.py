@@ -127,3 +127,17 @@ def test_the_race_weighs_our_content_by_the_balance_but_judges_at_pastiches_weig
     assert expected[0] > 0 and expected[1] > 0
     for a, b in zip(got, expected):
         assert abs(a - b) <= 1e-5 * b
+
+
+def test_video_benchmark_smoke_run_writes_both_ways_and_a_figure(tmp_path):
+    script = BENCH.with_name("video.py")
+    proc = subprocess.run([sys.executable, str(script), "--smoke", "--json", str(tmp_path / "v.json"), "--figure",
+                           str(tmp_path / "v.png")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    (row,) = json.loads((tmp_path / "v.json").read_text())
+    for way in ("temporal", "independent"):
+        assert len(row[way]["per_frame"]["seconds"]) == 2 and row[way]["warping_error"] >= 0
+        assert 0 < row[way]["content_fidelity"] <= 1 and row[way]["style_sw"] > 0
+    assert len(row["temporal"]["per_frame"]["iterations"][1]) == 1  # a later frame: one stage, at full size
+    assert len(row["independent"]["per_frame"]["iterations"][1]) == 2  # coarse to fine, as the first
+    assert (tmp_path / "v.png").stat().st_size > 0 and (tmp_path / "v_change.png").stat().st_size > 0

@@ -14,6 +14,7 @@ import pytest
 import torch
 
 import nst_tutorial as nt
+from nst_tutorial import plots
 from nst_tutorial.data import image_path
 from nst_tutorial.losses import TemporalLoss
 from nst_tutorial.video.clips import panned_clip, read_clip, write_clip
@@ -104,7 +105,8 @@ def test_a_still_clip_starts_each_frame_from_the_last_result():
 
 def test_stylize_video_holds_frames_steadier_than_independent_ones(net):
     clip = panned_clip(image_path("u_street_metro"), 3, 64, step=(2, 1))
-    config = nt.Config(size=64, iterations=30, coarse_iterations=20, device="cpu", temporal_weight=50.0)
+    config = nt.Config(size=64, iterations=30, coarse_iterations=20, device="cpu", temporal_weight=50.0,
+                       later_frame_iterations=10, tolerance=0.0)
     runs = {}
     for independent in (False, True):
         frames = list(nt.stylize_video(clip.frames, image_path("starry_night"), config, independent=independent,
@@ -113,6 +115,7 @@ def test_stylize_video_holds_frames_steadier_than_independent_ones(net):
         runs[independent] = frames
     later = runs[False][1].result
     assert len(later.stages) == 1 and "temporal/1" in later.history  # full size only, held by the temporal loss
+    assert later.stages[0].iterations == 10 and runs[True][1].result.stages[-1].iterations == 30  # the cap
     assert "temporal/1" not in runs[True][1].result.history
     assert torch.equal(runs[False][0].image, runs[True][0].image)  # the first frame is the same solve
     steady, alone = (sum(warping_errors([f.image for f in runs[k]], clip.frames)) for k in (False, True))
@@ -128,6 +131,34 @@ def test_done_frames_are_given_back_and_the_next_frame_continues_from_them():
     assert torch.equal(frames[1].image, done[1])
     held = frames[2].result.model.temporal["1"].target  # the second done frame, warped: still grey 0.25
     assert torch.allclose(held, torch.full_like(held, 0.25), atol=1e-6)
+
+
+def test_long_term_loss_and_colour_control_run_on_stylizes_path():
+    clip = panned_clip(image_path("u_street_metro"), 3, 48, step=(2, 1))
+    config = nt.Config(size=48, iterations=3, coarse_iterations=2, device="cpu", temporal_frames=(1, 2),
+                       preserve_color="luminance")
+    frames = list(nt.stylize_video(clip.frames, image_path("starry_night"), config, progress=False))
+    assert "temporal/2" not in frames[1].result.history  # two frames back does not exist yet
+    assert {"temporal/1", "temporal/2"} <= set(frames[2].result.history)
+    model = frames[2].result.model
+    masks = [model.temporal[k].mask for k in ("1", "2")]
+    assert (masks[0] * masks[1]).max() == 0  # each pixel held to one earlier frame at most
+    target = model.temporal["1"].target  # held in luminance, as the solve sees it
+    assert torch.equal(target[:, 0], target[:, 1]) and torch.equal(target[:, 1], target[:, 2])
+
+
+def test_flow_pictures_colour_direction_and_length():
+    flow = torch.zeros(1, 2, 4, 8)
+    flow[:, 0, :, :4] = 2.0  # right, full length
+    flow[:, 1, :, 4:] = 1.0  # down, half length
+    colours = plots.flow_colours(flow)
+    assert colours[0, 0].tolist() == [1.0, 0.0, 0.0]  # hue 0: red
+    assert abs(colours[0, 7].max() - 0.5) < 1e-6 and colours[0, 7].argmax() != 0  # half as bright, another hue
+    fig = plots.show_flow(flow, step=2)
+    assert fig.axes[0].collections  # the arrows
+    mask = torch.ones(1, 1, 4, 8)
+    mask[..., :2, :] = 0
+    assert plots.show_mask(mask, torch.rand(1, 3, 4, 8)).axes[0].get_title() == "not trusted: 50.0% of pixels"
 
 
 def run_video(*args: str, cwd) -> subprocess.CompletedProcess:

@@ -46,6 +46,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temporal-frames", type=lambda t: tuple(int(x) for x in t.split(",")), metavar="J,...",
                    help="frames back the temporal loss looks: 1 (the paper's short-term loss), or 1,2,4 for the "
                         "long-term loss (default: 1)")
+    p.add_argument("--later-iterations", type=int, metavar="N",
+                   help="cap on the iterations of each frame after the first, which starts close to its result "
+                        "(default: 25)")
     p.add_argument("--fps", type=float, help="frame rate for a folder of frames, which has none (default: 25)")
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_settings(p)
@@ -127,7 +130,8 @@ def video_main(argv: list[str]) -> int:
     seconds: list[float] = []  # this run's time on each frame it painted
     try:
         config = config_from_args(args)
-        changes = {"temporal_weight": args.temporal_weight, "temporal_frames": args.temporal_frames}
+        changes = {"temporal_weight": args.temporal_weight, "temporal_frames": args.temporal_frames,
+                   "later_frame_iterations": args.later_iterations}
         config = replace(config, **{k: v for k, v in changes.items() if v is not None})
         source = Path(args.input)
         output = Path(args.output) if args.output else default_output(source)

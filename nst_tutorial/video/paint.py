@@ -34,8 +34,11 @@ class Frame:
 def frame_config(config: Config, first: bool, independent: bool) -> Config:
     """The `Config` of one frame: the first (and, with `independent`, every) frame is a full
     `stylize`; a later one solves at full size only, as coarse stages would throw away the detail
-    of the warped result it starts from."""
-    return config if first or independent else replace(config, scales=(1.0,))
+    of the warped result it starts from, for at most `config.later_frame_iterations` (Ruder et
+    al. gave later frames half the first one's iterations; measured in benchmarks/RESULTS.md)."""
+    if first or independent:
+        return config
+    return replace(config, scales=(1.0,), iterations=config.later_frame_iterations)
 
 
 def temporal_inputs(frame: Tensor, previous: Sequence[Tensor], painted: Sequence[Tensor],
