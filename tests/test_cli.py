@@ -123,8 +123,9 @@ def test_bad_settings_exit_2_with_one_line(tmp_path, capsys, args, message):
 
 
 def test_help_lists_the_subcommands_at_the_top():
-    top = build_parser().format_help().splitlines()[:8]
-    assert any("nst-tutorial score" in line for line in top) and any("nst-tutorial sweep" in line for line in top)
+    top = build_parser().format_help().splitlines()[:9]
+    for command in ("score", "sweep", "video"):
+        assert any(f"nst-tutorial {command}" in line for line in top), command
 
 
 def test_the_thread_count_follows_the_cores_other_work_leaves_free(monkeypatch):

