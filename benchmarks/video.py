@@ -59,12 +59,15 @@ def main() -> None:
     p.add_argument("--temporal-weight", type=float, help="default: the Config's")
     p.add_argument("--json", type=Path, help="write every figure here")
     p.add_argument("--figure", type=Path, help="write the first pair's frames and frame changes here (.png)")
+    p.add_argument("--pair", type=int, help="run only this pair (0-3: clip-major order) and replace its row in --json")
     p.add_argument("--smoke", action="store_true", help="2 frames of one clip at 48 px, few iterations")
     args = p.parse_args()
     config = nt.Config(size=args.size)
     if args.temporal_weight is not None:
         config = replace(config, temporal_weight=args.temporal_weight)
     pairs = [(c, s) for c in clips(args.frames, args.size) for s in PAINTINGS]
+    if args.pair is not None:
+        pairs = [pairs[args.pair]]
     if args.smoke:
         config = replace(config, size=48, iterations=4, coarse_iterations=3)
         args.frames, pairs = 2, pairs[:1]
@@ -86,9 +89,12 @@ def main() -> None:
         if not figure_rows:
             figure_rows = {"input": made[name].frames, **{way: frames for way, (frames, _) in runs.items()},
                            "errors": {way: scores.per_frame["warping_error"] for way, (_, scores) in runs.items()}}
+    if args.json and args.pair is not None and args.json.exists():  # the other pairs' rows stay
+        old = json.loads(args.json.read_text())
+        rows = [next((r for r in rows if (r["clip"], r["painting"]) == (o["clip"], o["painting"])), o) for o in old]
     if args.json:
         args.json.write_text(json.dumps(rows, indent=1) + "\n")
-    if args.figure:
+    if args.figure and figure_rows:
         errors = figure_rows.pop("errors")
         figure = show_clip(figure_rows)
         figure.savefig(args.figure, dpi=72, bbox_inches="tight")

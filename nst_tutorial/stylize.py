@@ -35,6 +35,9 @@ CONTENT_FIX = "a larger size (--size), or shallower layers"
 STYLE_FIX = "a larger style_size (--style-size), or shallower layers"
 
 
+Temporal = dict[int, tuple[Tensor, Tensor]]  # video: frames back -> (earlier result warped here, reliable mask)
+
+
 @dataclass(frozen=True)
 class Plan:
     """What a run will do, known before any image is decoded: where it computes, and at which sizes."""
@@ -59,6 +62,8 @@ class Inputs:
     plan: Plan  # the device and the stage sizes
     masks: Tensor | None = None  # one region per painting, (S, 1, H, W) at the photo's size
     notes: tuple[str, ...] = ()  # what loading the masks noticed (resizing, which colour went where)
+    init: Tensor | None = None  # where the first stage starts instead of `config.init` (video: the last result, warped)
+    temporal: Temporal | None = None  # video: earlier results warped to this frame, with their masks (`video.paint`)
 
     @property
     def device(self) -> torch.device:
@@ -97,9 +102,6 @@ def load_inputs(content: ImageSource, styles: Styles, config: Config,
     device = plan.device
     return Inputs(full.to(device), [s.to(device) for s in paintings], plan,
                   None if regions is None else regions.masks.to(device), tuple(regions.notes) if regions else ())
-
-
-Temporal = dict[int, tuple[Tensor, Tensor]]  # video: frames back -> (earlier result warped here, reliable mask)
 
 
 def prepare(content: ImageSource | Inputs, styles: Styles | None = None, config: Config | None = None, *,
@@ -172,16 +174,14 @@ def stylize(
     progress: bool = True,
     net: torch.nn.Sequential | None = None,
     masks: MaskSources | Tensor | None = None,
-    init: Tensor | None = None,
-    temporal: Temporal | None = None,
 ) -> SolveResult:
     """All four seed steps, solved at each stage of `config.scales`; returns the `SolveResult`.
 
     `content` and `styles` are images (files, bundled names, arrays, tensors), or `content` is
     a run's `Inputs` (`load_inputs`), decoded already. `masks` gives each style its own region
     of the photo (`control.regions.load_masks`: one label image, or one greyscale mask per style).
-    `init` (1, 3, h, w) starts the first stage instead of `config.init`; `temporal` holds a video
-    frame to earlier results (`video.paint` builds both from the optical flow).
+    A video frame's `Inputs` also carry where it starts and the earlier results that hold it
+    (`init`, `temporal`: `video.paint` builds both from the optical flow).
 
     Coarse stages run `config.coarse_iterations` each, the full-size stage `config.iterations`;
     `result.stages` records every stage. The result always ends at full size: a stop request,
@@ -197,8 +197,9 @@ def stylize(
     for i, size in enumerate(inputs.sizes):
         final = i == len(inputs.sizes) - 1
         stage = stage_config(config, size, inputs.styles)
-        start = init if result is None else carry_up(_current(result), inputs.content, size, config.coarse_carry)
-        model = prepare(inputs, config=stage, net=net, init=start, temporal=temporal)
+        start = inputs.init if result is None else carry_up(_current(result), inputs.content, size,
+                                                            config.coarse_carry)
+        model = prepare(inputs, config=stage, net=net, init=start, temporal=inputs.temporal)
         if result is None:
             result = SolveResult(image=model.rgb())
         result.begin_stage(model)
@@ -208,10 +209,12 @@ def stylize(
                   label=f"stage {i + 1}/{len(inputs.sizes)}, {size} px")
         except NonFiniteLossError:
             if not final:
-                result.begin_stage(prepare(inputs, config=config, net=net, init=result.image, temporal=temporal))
+                result.begin_stage(prepare(inputs, config=config, net=net, init=result.image,
+                                           temporal=inputs.temporal))
             raise
         if result.stopped and not final:
-            result.begin_stage(prepare(inputs, config=config, net=net, init=_current(result), temporal=temporal))
+            result.begin_stage(prepare(inputs, config=config, net=net, init=_current(result),
+                                       temporal=inputs.temporal))
             break
     assert result is not None  # stage_sizes always keeps the full-size stage
     return result

@@ -18,7 +18,7 @@ from ..solve import SolveResult, StopFlag
 from ..stages import network
 from ..stylize import Inputs, Styles, Temporal, load_inputs, stylize
 from .flow import optical_flow
-from .warp import fill_unreliable, long_term, reliable, warp
+from .warp import long_term, reliable, warp
 
 
 @dataclass
@@ -46,20 +46,16 @@ def temporal_inputs(frame: Tensor, previous: Sequence[Tensor], painted: Sequence
     """Where frame i starts and what holds it, from the earlier input frames and their results.
 
     `previous[-j]` and `painted[-j]` are the input and the result j frames back, (1, 3, H, W).
-    Returns the start, the result one frame back warped to this frame with what the flow cannot
-    bring filled in (`warp.fill_unreliable`), and for each j in `backs` that exists the warped
-    result j frames back with its mask (`warp.long_term`).
+    Returns the result one frame back warped to this frame (the start), and for each j in
+    `backs` that exists the warped result j frames back with its mask (`warp.long_term`).
     """
     warped, masks = {}, {}
     for back in sorted(b for b in backs if b <= len(previous)):
         earlier = previous[-back]
         backward, forward = optical_flow(frame, earlier), optical_flow(earlier, frame)
         warped[back], masks[back] = warp(painted[-back], backward), reliable(forward, backward)
-    if 1 in warped:
-        start = fill_unreliable(warped[1], frame, masks[1])
-    else:  # the loss looks further back only: start from the last result all the same
-        backward, forward = optical_flow(frame, previous[-1]), optical_flow(previous[-1], frame)
-        start = fill_unreliable(warp(painted[-1], backward), frame, reliable(forward, backward))
+    # the paper's start, everywhere: what the flow cannot bring is left to the solve to repaint
+    start = warped[1] if 1 in warped else warp(painted[-1], optical_flow(frame, previous[-1]))
     return start, {back: (warped[back], mask) for back, mask in long_term(masks).items()}
 
 
@@ -101,7 +97,7 @@ def stylize_video(frames: Iterable[ImageSource], styles: Styles, config: Config 
                 init, temporal = (None, None) if alone else temporal_inputs(frame, kept, painted, backs_here)
                 settings = frame_config(config, i == 0, independent)
                 plan = replace(inputs.plan, sizes=inputs.sizes[-len(settings.scales):])
-                result = stylize(replace(inputs, plan=plan), config=settings, init=init, temporal=temporal,
+                result = stylize(replace(inputs, plan=plan, init=init, temporal=temporal), config=settings,
                                  progress=False, stop=stop, net=net)
                 if result.stopped:
                     return

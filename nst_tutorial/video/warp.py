@@ -2,13 +2,9 @@
 
 from __future__ import annotations
 
-import cv2
-import numpy as np
 import torch
 import torch.nn.functional as F
 from torch import Tensor
-
-from ..images import to_uint8
 
 
 def warp(image: Tensor, flow: Tensor) -> Tensor:
@@ -41,23 +37,6 @@ def reliable(forward: Tensor, backward: Tensor) -> Tensor:
     disoccluded = mismatch > 0.01 * scale + 0.5
     boundary = _gradient_squared(backward) > 0.01 * backward.pow(2).sum(1, keepdim=True) + 0.002
     return (~disoccluded & ~boundary).float() * inside(backward)
-
-
-def fill_unreliable(warped: Tensor, frame: Tensor, mask: Tensor) -> Tensor:
-    """Where `mask` (1, 1, H, W) is 0, the input `frame` plus the painting's change to it filled in
-    from the surroundings (OpenCV's Telea inpainting of `warped - frame`); `warped` elsewhere.
-
-    An uncovered region has no earlier result to warp: the warp smears whatever covered it into
-    it, and a later frame's temporal loss then holds that ghost in place. Filled so, it starts
-    as itself in the painting's colours, as a coarse-to-fine stage starts (`stages.carry_up`).
-    """
-    holes = (mask[0, 0] < 0.5).cpu().numpy().astype(np.uint8)
-    if not holes.any():
-        return warped
-    change = to_uint8((warped - frame + 1) / 2)  # in [0, 1] for 8-bit inpainting: steps of 2/255
-    filled = torch.from_numpy(cv2.inpaint(change, holes, 5, cv2.INPAINT_TELEA)).permute(2, 0, 1)[None]
-    start = frame + filled.to(frame.device, frame.dtype) / 255 * 2 - 1
-    return torch.where(mask < 0.5, start.clamp(0, 1), warped)
 
 
 def long_term(masks: dict[int, Tensor]) -> dict[int, Tensor]:
