@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import hashlib
 import json
-import os
 import signal
 import statistics
 import sys
@@ -20,7 +19,7 @@ from ..data import resolve_image
 from ..errors import NSTError, OutputPathError
 from ..images import load_image, save_image
 from ..video import stylize_video
-from ..video.clips import VIDEO_CODECS, Clip, read_clip, write_clip
+from ..video.clips import Clip, check_clip_path, read_clip, write_clip
 from .options import Parser, add_settings, config_from_args
 
 RECORD = ".nst-video.json"  # in the frames folder: which run its frames belong to
@@ -76,18 +75,6 @@ def default_output(source: Path) -> Path:
 def frames_folder(output: Path) -> Path:
     """Where the finished frames go as PNGs: the output folder itself, or OUTPUT_frames beside a file."""
     return output if not output.suffix else output.with_name(f"{output.stem}_frames")
-
-
-def check_output(output: Path) -> None:
-    """Raise `OutputPathError` unless the clip and its frames can be written there; writes nothing."""
-    suffix = output.suffix.lower()
-    if suffix and suffix not in VIDEO_CODECS and suffix != ".gif":
-        raise OutputPathError(f"{output}: write a video as .mp4, .webm, .mov, .mkv or .gif, or give a folder")
-    folder = output.parent
-    if not folder.is_dir():
-        raise OutputPathError(f"{output}: the folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (output.exists() and not os.access(output, os.W_OK)):
-        raise OutputPathError(f"{output}: not writable here")
 
 
 def run_key(args: argparse.Namespace, config_fields: dict[str, Any], clip: Clip) -> str:
@@ -148,7 +135,7 @@ def video_main(argv: list[str]) -> int:
         styles = [resolve_image(s) for s in args.style]
         source = Path(args.input)
         output = Path(args.output) if args.output else default_output(source)
-        check_output(output)
+        check_clip_path(output)
         clip = read_clip(source, config.size)
         if args.fps:
             clip.fps = type(clip.fps)(args.fps).limit_denominator(1001)

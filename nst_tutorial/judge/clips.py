@@ -32,8 +32,8 @@ class ClipScores:
 def judge_clip(painted: Sequence[Frame], frames: Sequence[Tensor], painting: ImageSource) -> ClipScores:
     """Score `painted` (what `stylize_video` yielded) against the input `frames` and the painting."""
     images = [f.image for f in painted]
-    net = Judge(frames[0], painting).net  # one VGG19 for every frame's judge
-    scores = [Judge(c, painting, net=net).score(f) for c, f in zip(frames, images)]
+    first = Judge(frames[0], painting)  # its VGG19 and decoded painting serve every frame's judge
+    scores = [Judge(c, first.style, net=first.net).score(f) for c, f in zip(frames, images)]
     per_frame = {"warping_error": warping_errors(images, frames), "seconds": [f.seconds for f in painted],
                  "content_fidelity": [s.content_fidelity for s in scores], "style_sw": [s.style_sw for s in scores]}
     later = per_frame["seconds"][1:]

@@ -50,6 +50,21 @@ def read_clip(path: str | os.PathLike, size: int | None = None) -> Clip:
     return clip
 
 
+def check_clip_path(path: str | os.PathLike) -> Path:
+    """`path` if a clip can be written there (a kind `write_clip` knows, in a writable folder),
+    else `OutputPathError`; writes nothing."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix and suffix not in VIDEO_CODECS and suffix != ".gif":
+        raise OutputPathError(f"{path}: write a video as .mp4, .webm, .mov, .mkv or .gif, or give a folder")
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputPathError(f"{path}: the folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise OutputPathError(f"{path}: not writable here")
+    return path
+
+
 def write_clip(frames: Iterable[Tensor], path: str | os.PathLike, fps: Fraction,
                names: list[str] | None = None) -> Path:
     """Write frames (1, 3, H, W) as the kind `path` names: .mp4/.mov/.mkv (H.264), .webm (VP9),
@@ -58,12 +73,8 @@ def write_clip(frames: Iterable[Tensor], path: str | os.PathLike, fps: Fraction,
     H.264 and VP9 store colour at half resolution, so a frame of odd height or width gets its
     last row or column repeated. Raises `OutputPathError` when `path` cannot be written.
     """
-    path = Path(path)
+    path = check_clip_path(path)
     suffix = path.suffix.lower()
-    if suffix and suffix not in VIDEO_CODECS and suffix != ".gif":
-        raise OutputPathError(f"{path}: write a video as .mp4, .webm, .mov, .mkv or .gif, or give a folder")
-    if not (path.parent if suffix else path.parent or Path(".")).is_dir():
-        raise OutputPathError(f"{path}: the folder {path.parent} does not exist")
     if suffix == "":
         path.mkdir(exist_ok=True)
         for i, frame in enumerate(frames):
