@@ -89,8 +89,10 @@ class MaskPainter(W.VBox):
         self.canvas.on_mouse_up(self._up)
         self.canvas.on_mouse_out(self._up)
         # A canvas keeps no state in the page: a reloaded page, or a second view of the widget,
-        # gets a blank one. Draw the photo and the strokes again whenever a new view is ready.
-        self.canvas.on_client_ready(self._replay)
+        # gets blank layers. Each layer draws itself again when its own view is ready: the page
+        # creates the layers one by one, and a command sent before a layer exists is lost.
+        self.canvas[0].on_client_ready(self._replay_photo)
+        self.canvas[1].on_client_ready(self._replay_strokes)
         self.undo_button.on_click(self._undo)
         self.clear_button.on_click(self._clear)
         super().__init__([W.HBox([self.style, self.brush]), W.HBox([self.undo_button, self.clear_button, self.legend]),
@@ -141,9 +143,13 @@ class MaskPainter(W.VBox):
         self._redraw()
 
     @shows_errors
-    def _replay(self) -> None:
-        """The photo and every stroke so far, drawn again for a view that starts blank."""
+    def _replay_photo(self) -> None:
+        """The photo, drawn again for a layer that starts blank."""
         self.canvas[0].put_image_data(self.pixels, 0, 0)
+
+    @shows_errors
+    def _replay_strokes(self) -> None:
+        """Every stroke so far, drawn again for a layer that starts blank (and forgot its alpha)."""
         self.canvas[1].global_alpha = 0.55
         self._redraw()
 
