@@ -10,29 +10,67 @@ the lesson switches on lives in subpackages below it (`speed`, `control`); what 
 it lives above (`judge`, `cost`, `batch`, `plots`, `widgets`, `cli`).
 """
 
-from .augment import AugmentedModel, augment
-from .config import Config
-from .errors import (ConfigError, ImageLoadError, ImageTooSmallError, NonFiniteLossError, NSTError,
-                     OutputPathError, UnknownLayerError, WeightsUnavailableError)
-from .images import load_image, save_image, to_pil
-from .losses import ContentLoss, StyleLoss, event_gate, total_variation
-from .solve import SolveResult, solve
-from .stages import pick_device
-from .style_losses import gram
-from .stylize import Inputs, load_inputs, prepare, stylize
-from .targets import capture_content_targets, capture_style_targets, features_at
-from .vgg import Normalizer, build_vgg19, layer_names
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:  # what a reader and the type checker see; at run time each is imported on first use
+    from .augment import AugmentedModel, augment
+    from .config import Config
+    from .errors import (ConfigError, ImageLoadError, ImageTooSmallError, NonFiniteLossError, NSTError,
+                         OutputPathError, UnknownLayerError, WeightsUnavailableError)
+    from .images import load_image, save_image, to_pil
+    from .losses import ContentLoss, StyleLoss, event_gate, total_variation
+    from .solve import SolveResult, solve
+    from .stages import pick_device
+    from .style_losses import gram
+    from .stylize import Inputs, load_inputs, prepare, stylize
+    from .targets import capture_content_targets, capture_style_targets, features_at
+    from .vgg import Normalizer, build_vgg19, layer_names
+    from .video import stylize_video
 
 __version__ = "0.1.0"
 
+# name -> the module that defines it. Nothing is imported until it is used, so a page that shows
+# only widgets (`classroom.visitor`) runs without torch.
+_EXPORTS = {
+    **dict.fromkeys(["AugmentedModel", "augment"], "augment"), "Config": "config",
+    **dict.fromkeys(["ConfigError", "ImageLoadError", "ImageTooSmallError", "NonFiniteLossError", "NSTError",
+                     "OutputPathError", "UnknownLayerError", "WeightsUnavailableError"], "errors"),
+    **dict.fromkeys(["load_image", "save_image", "to_pil"], "images"),
+    **dict.fromkeys(["ContentLoss", "StyleLoss", "event_gate", "total_variation"], "losses"),
+    **dict.fromkeys(["SolveResult", "solve"], "solve"), "pick_device": "stages", "gram": "style_losses",
+    **dict.fromkeys(["Inputs", "load_inputs", "prepare", "stylize"], "stylize"),
+    **dict.fromkeys(["capture_content_targets", "capture_style_targets", "features_at"], "targets"),
+    **dict.fromkeys(["Normalizer", "build_vgg19", "layer_names"], "vgg"),
+    "stylize_video": "video",  # brings OpenCV and PyAV
+}
 
-def __getattr__(name: str) -> object:
-    """`stylize_video` (the `video` subpackage) is imported on first use: it brings OpenCV and PyAV."""
-    if name == "stylize_video":
-        from .video import stylize_video
 
-        return stylize_video
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+class _Lesson(types.ModuleType):
+    """The package, whose exported names load on first use. Three steps share their module's name
+    (`augment`, `solve`, `stylize`): importing the module must not replace the function."""
+
+    def __getattr__(self, name: str) -> Any:
+        if name not in _EXPORTS:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        value = getattr(importlib.import_module(f"{__name__}.{_EXPORTS[name]}"), name)
+        super().__setattr__(name, value)
+        return value
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if name in _EXPORTS and isinstance(value, types.ModuleType):
+            return  # the import system naming a submodule after a step: the step keeps its name
+        super().__setattr__(name, value)
+
+    def __dir__(self) -> list[str]:
+        return sorted({*super().__dir__(), *_EXPORTS})
+
+
+sys.modules[__name__].__class__ = _Lesson
 
 __all__ = [
     "AugmentedModel", "Config", "ConfigError", "ContentLoss", "ImageLoadError", "ImageTooSmallError", "Inputs",

@@ -11,14 +11,14 @@ from pathlib import Path
 import numpy as np
 import torch
 import torch.nn.functional as F
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, ImageOps
 from torch import Tensor
 
+from .decode import MAX_PIXELS, on_white, open_image
 from .errors import ImageLoadError, ImageTooSmallError, OutputPathError
 
 ImageSource = str | os.PathLike | bytes | Image.Image | np.ndarray | Tensor
 SAVE_FORMATS = {".png": "PNG", ".jpg": "JPEG", ".jpeg": "JPEG"}
-MAX_PIXELS = 89_478_485  # Pillow's decompression-bomb limit; larger files are refused, not decoded
 
 
 def load_image(source: ImageSource, size: int | None = None, max_pixels: int = MAX_PIXELS) -> Tensor:
@@ -36,7 +36,7 @@ def load_image(source: ImageSource, size: int | None = None, max_pixels: int = M
     elif isinstance(source, Image.Image):
         pil = source
     else:
-        pil = _open(source, max_pixels)
+        pil = open_image(source, max_pixels)
     rgb = _to_rgb_array(ImageOps.exif_transpose(pil))
     return resize(torch.from_numpy(rgb).permute(2, 0, 1).unsqueeze(0), size)
 
@@ -58,47 +58,13 @@ def image_size(source: ImageSource) -> tuple[int, int]:
     return h, w
 
 
-def _open(source: str | os.PathLike | bytes, max_pixels: int) -> Image.Image:
-    name = "uploaded data" if isinstance(source, bytes) else str(source)
-    if not isinstance(source, bytes):
-        path = Path(source)
-        if not path.exists():
-            raise ImageLoadError(f"{name}: no such file")
-        if path.is_dir():
-            raise ImageLoadError(f"{name}: is a directory, not an image file")
-        if path.stat().st_size == 0:
-            raise ImageLoadError(f"{name}: the file is empty")
-        source = path.read_bytes()
-    elif not source:
-        raise ImageLoadError(f"{name}: empty")
-    try:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", Image.DecompressionBombWarning)
-            image = Image.open(io.BytesIO(source))
-            if image.width * image.height > max_pixels:
-                raise Image.DecompressionBombError("too many pixels")
-            image.load()
-    except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        raise ImageLoadError(f"{name}: more than {max_pixels:,} pixels; "
-                             "refusing to decode a possible decompression bomb") from None
-    except UnidentifiedImageError:
-        raise ImageLoadError(f"{name}: not an image Pillow can read") from None
-    except (OSError, SyntaxError, ValueError) as exc:
-        raise ImageLoadError(f"{name}: damaged or truncated image ({exc})") from None
-    return image
-
-
 def _to_rgb_array(image: Image.Image) -> np.ndarray:
     """(H, W, 3) float32 in [0, 1]; 16-bit and float images keep their full range."""
     if image.mode.startswith("I") or image.mode == "F":
         a = np.asarray(image, dtype=np.float32)
         a = a / (65535.0 if image.mode.startswith("I;16") or a.max() > 255 else 255.0)
         return np.repeat(a[..., None], 3, axis=2).clip(0, 1)
-    if image.mode in ("RGBA", "LA", "PA") or (image.mode == "P" and "transparency" in image.info):
-        # Composite on white so transparent areas do not turn into arbitrary colours.
-        rgba = image.convert("RGBA")
-        image = Image.alpha_composite(Image.new("RGBA", rgba.size, "white"), rgba)
-    return np.asarray(image.convert("RGB"), dtype=np.float32) / 255.0
+    return np.asarray(on_white(image).convert("RGB"), dtype=np.float32) / 255.0
 
 
 def _from_array(a: np.ndarray) -> Image.Image:

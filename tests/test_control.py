@@ -232,7 +232,8 @@ def test_a_mask_tensor_with_the_wrong_number_of_regions_is_refused():
 
 
 def test_the_painter_draws_the_photo_and_its_strokes_again_for_a_new_view(monkeypatch):
-    """A reloaded page gets a blank canvas; the painter replays what the kernel holds."""
+    """A reloaded page gets blank layers, made one by one; each layer replays what the kernel
+    holds for it when its own view is ready, in whichever order they come."""
     painter = MaskPainter(image_path("u_street_metro"), ["a", "b"], width=64)
     painter._down(10, 10)
     painter._move(30, 20)
@@ -240,9 +241,11 @@ def test_the_painter_draws_the_photo_and_its_strokes_again_for_a_new_view(monkey
     drawn: list[str] = []
     monkeypatch.setattr(painter.canvas[0], "put_image_data", lambda data, x, y: drawn.append(f"photo {data.shape}"))
     monkeypatch.setattr(painter.canvas[1], "stroke_line", lambda *points: drawn.append(f"stroke {points}"))
-    interaction = painter.canvas._canvases[-1]  # the layer that hears the page's events
-    interaction._handle_frontend_event(None, {"event": "client_ready"}, None)
-    assert drawn == ["photo (64, 48, 3)", "stroke (10, 10, 30, 20)"]
+    photo, strokes = painter.canvas._canvases
+    strokes._handle_frontend_event(None, {"event": "client_ready"}, None)  # the stroke layer first: the
+    assert drawn == ["stroke (10, 10, 30, 20)"]  # photo layer may not exist yet in the page
+    photo._handle_frontend_event(None, {"event": "client_ready"}, None)
+    assert drawn == ["stroke (10, 10, 30, 20)", "photo (64, 48, 3)"]
 
 
 def test_the_scale_verdict_says_what_the_numbers_say():

@@ -38,9 +38,9 @@ def run_job(payload: Payload) -> Outcome:
     _reuse_freed_memory()
     config = payload.config
     device = pick_device(config.device)
-    builds = _network.cache_info().misses
-    net = _network(config.weights, config.pooling, config.fast_conv, config.ceil_mode, str(device))
-    built = _network.cache_info().misses > builds
+    builds = worker_network.cache_info().misses
+    net = worker_network(config.weights, config.pooling, config.fast_conv, config.ceil_mode, str(device))
+    built = worker_network.cache_info().misses > builds
     start = time.perf_counter()
     result = stylize(payload.content, list(payload.styles), config, progress=False, net=net)
     seconds = time.perf_counter() - start
@@ -74,11 +74,11 @@ def _reuse_freed_memory() -> None:
 @functools.lru_cache(maxsize=8)
 def _judge(content: bytes, style: bytes) -> Judge:
     """One Judge per photo and painting in this worker: a gallery's jobs share its references."""
-    return Judge(content, style, net=_network("caffe", "max", True, False, "cpu"))
+    return Judge(content, style, net=worker_network("caffe", "max", True, False, "cpu"))
 
 
 @functools.lru_cache(maxsize=4)
-def _network(weights: str, pooling: str, fast_conv: bool, ceil_mode: bool, device: str) -> torch.nn.Sequential:
+def worker_network(weights: str, pooling: str, fast_conv: bool, ceil_mode: bool, device: str) -> torch.nn.Sequential:
     """The whole VGG19, built once per worker process and kept: `augment` cuts it per job."""
     return build_vgg19(weights, pooling, "pool5", fast_conv, ceil_mode).to(device)
 

@@ -1,5 +1,6 @@
 """The command line: `nst-tutorial` paints one picture (`paint`), `nst-tutorial score` scores any
-pictures (`score`), `nst-tutorial sweep` paints many (`sweep`), `nst-tutorial video` paints a clip (`video`); `options`
+pictures (`score`), `nst-tutorial sweep` paints many (`sweep`), `nst-tutorial video` paints a clip (`video`),
+`nst-tutorial serve` serves a class (`serve`); `options`
 holds what they share."""
 
 from __future__ import annotations
@@ -8,7 +9,7 @@ import sys
 
 
 def main(argv: list[str] | None = None) -> int:
-    """`nst-tutorial [score | sweep | video] ...`: each subcommand is imported only when it runs."""
+    """`nst-tutorial [score | sweep | video | serve] ...`: each subcommand is imported only when it runs."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["score"]:
         from .score import score_main
@@ -18,6 +19,10 @@ def main(argv: list[str] | None = None) -> int:
         from .video import video_main
 
         return video_main(argv[1:])
+    if argv[:1] == ["serve"]:
+        from .serve import serve_main
+
+        return serve_main(argv[1:])
     if argv[:1] == ["sweep"]:
         from .sweep import sweep_main
 

@@ -70,13 +70,13 @@ class Parser(argparse.ArgumentParser):
 
 
 
-def add_settings(p: argparse.ArgumentParser) -> None:
+def add_settings(p: argparse.ArgumentParser, size_help: str | None = None) -> None:
     """The options that make a `Config` (`config_from_args`): shared by `nst-tutorial` and its sweep."""
     d = _default
     p.add_argument("--preset", choices=list(PRESETS), default="default",
                    help="starting settings: ours, or MyCaffe's own arithmetic (see the README); options given "
                         "here override the preset's (default: default)")
-    p.add_argument("--size", type=int, help=f"long side of the result in pixels (default: {d('size')})")
+    p.add_argument("--size", type=int, help=size_help or f"long side of the result in pixels (default: {d('size')})")
     p.add_argument("--style-size", type=int, help="long side of the style image (default: --size)")
     p.add_argument("-n", "--iterations", type=int,
                    help=f"iterations at full size, after any coarse stages (default: {d('iterations')})")

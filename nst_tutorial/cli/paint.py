@@ -41,7 +41,8 @@ COMMANDS = """commands:
   nst-tutorial [options]   paint one picture (the options below)
   nst-tutorial score ...   score pictures with numbers no loss optimised (nst-tutorial score --help)
   nst-tutorial sweep ...   paint many: photos x paintings x a grid of settings (nst-tutorial sweep --help)
-  nst-tutorial video ...   paint a clip without flicker (nst-tutorial video --help)"""
+  nst-tutorial video ...   paint a clip without flicker (nst-tutorial video --help)
+  nst-tutorial serve ...   serve the Evaluator to a class, solves in fair turns (nst-tutorial serve --help)"""
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -1,47 +1,20 @@
-"""What every widget here is built from: a matplotlib figure shown as a PNG, a message line, and
-callbacks whose errors land in that line.
+"""What every widget here is built from: a message line, and callbacks whose errors land in it.
 
-Figures are plain `matplotlib.figure.Figure`s, never registered with pyplot, shown as PNGs in
-an `ipywidgets.Image`: updates change artists (`set_data`) and re-render that one image, which
-works in any Jupyter front end without a matplotlib widget extension.
+No matplotlib and no torch: the classroom's pages are built from these too (`figure` holds the
+matplotlib view).
 """
 
 from __future__ import annotations
 
 import functools
 import html
-import io
 import traceback
 from collections.abc import Callable
 from typing import Any
 
 import ipywidgets as W
-from matplotlib.backends.backend_agg import FigureCanvasAgg
-from matplotlib.figure import Figure
-from PIL import Image as PILImage
 
 from ..errors import NSTError
-
-
-
-class FigureView(W.Image):
-    """A matplotlib figure as an image widget; call `refresh()` after changing its artists."""
-
-    def __init__(self, width: float, height: float, ncols: int = 1, dpi: int = 80) -> None:
-        super().__init__(format="png")
-        self.figure = Figure(figsize=(width, height), dpi=dpi, layout="constrained")
-        FigureCanvasAgg(self.figure)
-        self.axes = list(self.figure.subplots(1, ncols, squeeze=False)[0])
-
-    def refresh(self) -> None:
-        canvas = self.figure.canvas
-        canvas.draw()
-        # Lay out once, then keep the positions: constrained layout costs more than the drawing.
-        self.figure.set_layout_engine("none")
-        buffer = io.BytesIO()
-        PILImage.frombuffer("RGBA", canvas.get_width_height(), canvas.buffer_rgba()).save(  # type: ignore[attr-defined]
-            buffer, format="PNG", compress_level=1)  # fast encoding: this runs inside the solve loop
-        self.value = buffer.getvalue()
 
 
 class Messages(W.HTML):

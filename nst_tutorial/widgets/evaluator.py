@@ -14,6 +14,7 @@ import threading
 import time
 import traceback
 from dataclasses import replace
+from pathlib import Path
 from typing import Any
 
 import ipywidgets as W
@@ -177,7 +178,7 @@ class EvaluatorController:
     def running(self) -> bool:
         return self.thread is not None and self.thread.is_alive()
 
-    def source(self, name: str) -> ImageSource:
+    def source(self, name: str) -> bytes | Path:
         """Bytes of an uploaded image, or the path of a bundled one."""
         return self.uploads[name] if name in self.uploads else image_path(name)
 

@@ -9,7 +9,8 @@ import ipywidgets as W
 from torch import Tensor
 
 from ..plots import gram_heatmaps, update_gram_heatmaps
-from .base import FigureView, Messages, shows_errors
+from .base import Messages, shows_errors
+from .figure import FigureView
 
 class GramExplorer(W.VBox):
     """Pick a style layer and a channel range; see target, current and difference Gram heatmaps.

@@ -14,7 +14,7 @@ from ..images import ImageSource
 from ..plots import as_array, mark_stage
 from ..solve import SolveResult, solve
 from ..stylize import Styles, stylize
-from .base import FigureView
+from .figure import FigureView
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22")
 

@@ -8,18 +8,22 @@ ipycanvas `MultiCanvas`, the strokes drawn over it, and the controls.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+import os
+from typing import TYPE_CHECKING, Any
 
 import ipywidgets as W
 import numpy as np
-import torch
 from ipycanvas import MultiCanvas, hold_canvas
 from PIL import Image, ImageDraw
-from torch import Tensor
 
+from ..decode import open_image, upright_rgb
 from ..errors import NSTError
-from ..images import ImageSource, load_image, to_uint8
 from .base import Messages, shows_errors
+
+if TYPE_CHECKING:
+    from torch import Tensor
+
+PhotoSource = str | os.PathLike | bytes | Image.Image | np.ndarray  # a file, its bytes, or (H, W, 3) uint8
 
 PALETTE = ("#e6194b", "#4363d8", "#3cb44b", "#f58231", "#911eb4", "#42d4f4")  # one per style, distinct
 
@@ -40,8 +44,9 @@ class Strokes:
     styles: int
     strokes: list[Stroke] = field(default_factory=list)
 
-    def masks(self) -> Tensor:
-        """One 0/1 mask per style, (S, 1, height, width); where strokes overlap the later one wins."""
+    def labels(self) -> np.ndarray:
+        """(height, width) uint8: the style painted at each pixel, 255 where none is; where
+        strokes overlap the later one wins."""
         labels = Image.new("L", (self.width, self.height), 255)
         draw = ImageDraw.Draw(labels)
         for s in self.strokes:
@@ -49,13 +54,16 @@ class Strokes:
             draw.line(s.points, fill=s.style, width=max(1, round(2 * r)))
             for x, y in s.points:  # round caps and joins, and single clicks
                 draw.ellipse((x - r, y - r, x + r, y + r), fill=s.style)
-        a = torch.from_numpy(np.asarray(labels, dtype=np.int64))
-        return torch.stack([(a == i).float() for i in range(self.styles)])[:, None]
+        return np.asarray(labels)
+
+    def masks(self) -> Tensor:
+        """One 0/1 mask per style, (S, 1, height, width), for `stylize(masks=...)`."""
+        return label_masks(self.labels(), self.styles)
 
     def unpainted(self) -> list[int]:
         """The styles without a single painted pixel."""
-        masks = self.masks()
-        return [i for i in range(self.styles) if not masks[i].any()]
+        painted = set(np.unique(self.labels()).tolist())
+        return [i for i in range(self.styles) if i not in painted]
 
 
 class MaskPainter(W.VBox):
@@ -65,13 +73,12 @@ class MaskPainter(W.VBox):
     if a style has no region yet. Display it in a notebook, or inside the Evaluator.
     """
 
-    def __init__(self, content: ImageSource, style_names: list[str], width: int = 384) -> None:
-        photo = load_image(content, width)
-        h, w = photo.shape[-2:]
+    def __init__(self, content: PhotoSource, style_names: list[str], width: int = 384) -> None:
+        self.pixels = photo_pixels(content, width)
+        h, w = self.pixels.shape[:2]
         self.model = Strokes(w, h, len(style_names))
         # Shown at its own pixel size: stretched to the page's width, it could outgrow the screen.
         self.canvas = MultiCanvas(2, width=w, height=h, layout=W.Layout(width=f"{w}px", height=f"{h}px"))
-        self.pixels = to_uint8(photo)
         self.canvas[0].put_image_data(self.pixels, 0, 0)
         self.canvas[1].global_alpha = 0.55
         self.style = W.ToggleButtons(options=[(n, i) for i, n in enumerate(style_names)], value=0,
@@ -172,3 +179,21 @@ class MaskPainter(W.VBox):
                 layer.fill_circle(*s.points[0], s.radius)
                 for (x0, y0), (x1, y1) in zip(s.points, s.points[1:]):
                     layer.stroke_line(x0, y0, x1, y1)
+
+
+def photo_pixels(content: PhotoSource, width: int) -> np.ndarray:
+    """(H, W, 3) uint8, upright, its long side `width` (scaled up or down, as `load_image` does)."""
+    if isinstance(content, np.ndarray):
+        content = Image.fromarray(content)
+    image = upright_rgb(content if isinstance(content, Image.Image) else open_image(content))
+    scale = width / max(image.size)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return np.asarray(image.resize(size, Image.Resampling.BICUBIC, reducing_gap=None))
+
+
+def label_masks(labels: np.ndarray, styles: int) -> Tensor:
+    """(H, W) style numbers (`Strokes.labels`) -> one 0/1 mask per style, (S, 1, H, W)."""
+    import torch  # here, not above: the classroom's pages show the painter without torch
+
+    a = torch.from_numpy(labels.astype(np.int64))
+    return torch.stack([(a == i).float() for i in range(styles)])[:, None]

@@ -1,0 +1,117 @@
+"""`nst-tutorial serve` in Chromium: six visitors at once, each in their own browser context."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import re
+import signal
+import subprocess
+import sys
+import urllib.request
+import zipfile
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, free_port
+
+try:
+    from playwright.sync_api import expect, sync_playwright
+except ImportError:  # pragma: no cover - reported by the fixture below
+    sync_playwright = None
+
+COLOURS = [(220, 40, 40), (40, 200, 40), (40, 60, 220), (230, 220, 40), (220, 40, 220), (40, 210, 220)]
+SAW_QUEUE = """() => { window.sawQueue = false;
+  new MutationObserver(() => { if (document.body.innerText.includes("in the queue")) window.sawQueue = true; })
+    .observe(document.body, {subtree: true, childList: true, characterData: true}); }"""
+
+
+def photo(colour: tuple[int, int, int]) -> bytes:
+    """A photo of one colour with some texture (a painting's texture needs something to hold on to)."""
+    rng = np.random.default_rng(sum(colour))
+    a = np.clip(np.array(colour)[None, None] + rng.normal(0, 25, (48, 64, 3)), 0, 255).astype(np.uint8)
+    buffer = io.BytesIO()
+    Image.fromarray(a).save(buffer, format="JPEG", quality=92)
+    return buffer.getvalue()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    if sync_playwright is None:
+        pytest.fail("playwright is missing: pip install -e '.[test]'")
+    port = free_port()
+    while free_port() == port + 1:  # the teacher's port must be free too; try again if it is taken
+        port = free_port()
+    process = subprocess.Popen([sys.executable, "-m", "nst_tutorial", "serve", "--port", str(port), "--ip",
+                                "127.0.0.1", "--size", "48", "--workers", "2", "--scales", "1", "--iterations", "40",
+                                "--tolerance", "0", "--style-weight", "0.5"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = [process.stdout.readline() for _ in range(3)]
+    match = re.search(r"(http://\S+/teacher\?token=\S+)", "".join(lines))
+    assert match, "".join(lines) + process.stdout.read() if process.poll() is not None else "".join(lines)
+    yield {"url": f"http://127.0.0.1:{port}/", "teacher": match.group(1), "process": process}
+    process.send_signal(signal.SIGINT)
+    out = process.communicate(timeout=60)[0]
+    assert process.returncode == 0, out
+    assert re.search(r"^nst-tutorial serve: stopped \(visitors: 6, pictures painted: \d+\)", out, re.M), out
+
+
+def upload(page, name: str, mime: str, data: bytes) -> None:
+    """Through the real file chooser of the page's "your photo" button."""
+    with page.expect_file_chooser() as chooser:
+        page.locator(".widget-upload", has_text="your photo").click()
+    chooser.value.set_files(files=[{"name": name, "mimeType": mime, "buffer": data}])
+
+
+def picture_from_link(page) -> np.ndarray:
+    href = page.locator("a[download]").get_attribute("href")
+    data = base64.b64decode(href.split(",", 1)[1])
+    return np.asarray(Image.open(io.BytesIO(data)).convert("RGB"), dtype=float)
+
+
+def test_six_visitors_each_get_their_own_picture_in_fair_turns(server):
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+        pages = [browser.new_context(viewport={"width": 1280, "height": 720}).new_page() for _ in COLOURS]
+        for page in pages:
+            page.goto(server["url"], timeout=120_000)
+        for page in pages:
+            expect(page.locator(".widget-button", has_text="Run")).to_be_visible(timeout=120_000)
+            page.evaluate(SAW_QUEUE)
+        # A file that is not an image: one line in its own page, nothing anywhere else.
+        upload(pages[4], "notes.txt", "image/png", b"not a picture")
+        expect(pages[4].get_by_text("notes.txt: not an image Pillow can read")).to_be_visible(timeout=30_000)
+        for i, (page, colour) in enumerate(zip(pages, COLOURS)):
+            upload(page, f"photo{i}.jpg", "image/jpeg", photo(colour))
+            expect(page.get_by_text(f"photo{i}.jpg: ready")).to_be_visible(timeout=30_000)
+        for page in pages:  # Run and the picture's place in sight together on a projector's screen
+            assert page.locator(".widget-button", has_text="Run").bounding_box()["y"] < 720
+        for page in pages:
+            page.locator(".widget-button", has_text="Run").click()
+        pages[5].locator(".widget-button", has_text="Stop").click()
+        for page in pages[:5]:
+            expect(page.get_by_text(re.compile(r"^done$"))).to_be_visible(timeout=180_000)
+        expect(pages[5].get_by_text(re.compile(r"^(stopped|cancelled)"))).to_be_visible(timeout=60_000)
+        assert all(page.evaluate("window.sawQueue") for page in pages)
+        assert all(page.get_by_text("not an image").count() == 0 for page in pages[:4] + pages[5:])
+        means = [picture_from_link(page).mean(axis=(0, 1)) for page in pages[:5]]
+        for i, mean in enumerate(means):  # each picture is of its own visitor's photo, not another's
+            nearest = int(np.argmin([np.linalg.norm(mean - np.array(c)) for c in COLOURS]))
+            assert nearest == i, (i, mean)
+        teacher = browser.new_context().new_page()
+        teacher.goto(server["teacher"])
+        with_picture = sum(page.locator("a[download]").count() for page in pages)  # 5 or 6: a Stop may come
+        expect(teacher.locator("#sheet img")).to_have_count(with_picture, timeout=30_000)  # before a picture
+        expect(teacher.locator("#summary")).to_contain_text("6 visitors")
+        with urllib.request.urlopen(server["teacher"].replace("/teacher?", "/teacher/pictures.zip?")) as r:
+            names = zipfile.ZipFile(io.BytesIO(r.read())).namelist()
+        assert len(names) == teacher.locator("#sheet img").count() >= 5
+        forbidden = urllib.request.Request(server["teacher"].replace("/teacher?", "/api/setup?"))
+        with pytest.raises(urllib.error.HTTPError, match="403"):  # the pages' API is not for browsers
+            urllib.request.urlopen(forbidden)
+        state = json.loads(urllib.request.urlopen(server["teacher"].replace("/teacher?", "/teacher/state?")).read())
+        assert [v["visitor"] for v in state["visitors"]] == [1, 2, 3, 4, 5, 6]
+        browser.close()
