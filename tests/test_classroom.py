@@ -174,3 +174,25 @@ def test_a_visitor_who_goes_quiet_has_their_jobs_cancelled(pool, tmp_path):
     wait_for(lambda: room.dispatch() or room.jobs[running].state.status != "running", 60)  # ann's page is silent
     assert room.jobs[running].state.status == "cancelled" and room.jobs[waiting].state.status == "cancelled"
     assert room.latest(ann) is not None  # what it painted is kept for the teacher
+
+
+def test_stop_ends_a_running_job_and_keeps_its_best_picture(pool, tmp_path):
+    from nst_tutorial.classroom.requests import Request
+    from nst_tutorial.classroom.room import Classroom
+
+    config = nt.Config(size=32, iterations=500, scales=(1.0,), tolerance=0.0)
+    room = Classroom(pool, config, max_size=32, slots=1, threads=1, folder=tmp_path)
+    photo = read_upload(image_path("u_street_metro").read_bytes(), 32)
+    ann = room.join()
+    job = room.submit(ann, Request(photo, [photo])).job
+
+    def painting() -> bool:
+        room.dispatch()
+        return room.jobs[job].state.picture > 0  # a live picture has come back from the worker
+
+    wait_for(painting)
+    assert room.stop(ann, job).status == "running"  # until the worker sees it, at its next iteration
+    wait_for(lambda: room.dispatch() or room.jobs[job].state.status != "running")
+    state = room.jobs[job].state
+    assert state.status == "stopped" and 0 < state.iteration < 500
+    assert Image.open(io.BytesIO(room.picture(ann, job))).size == (24, 32)

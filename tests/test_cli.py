@@ -123,8 +123,8 @@ def test_bad_settings_exit_2_with_one_line(tmp_path, capsys, args, message):
 
 
 def test_help_lists_the_subcommands_at_the_top():
-    top = build_parser().format_help().splitlines()[:9]
-    for command in ("score", "sweep", "video"):
+    top = build_parser().format_help().splitlines()[:10]
+    for command in ("score", "sweep", "video", "serve"):
         assert any(f"nst-tutorial {command}" in line for line in top), command
 
 

@@ -35,7 +35,7 @@ class Outcome:
 
 def run_job(payload: Payload) -> Outcome:
     """In a worker: solve one job on the worker's VGG19 and score the 8-bit picture."""
-    _reuse_freed_memory()
+    reuse_freed_memory()
     config = payload.config
     device = pick_device(config.device)
     builds = worker_network.cache_info().misses
@@ -52,7 +52,7 @@ def run_job(payload: Payload) -> Outcome:
 
 
 @functools.lru_cache(maxsize=1)
-def _reuse_freed_memory() -> None:
+def reuse_freed_memory() -> None:
     """Undo, in this process, what `MALLOC_TRIM_THRESHOLD_` does to glibc, once.
 
     Dask starts its workers with MALLOC_TRIM_THRESHOLD_=65536, which also fixes glibc's mmap

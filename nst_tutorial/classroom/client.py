@@ -29,6 +29,9 @@ class ClassroomClient:
     def status(self, visitor: str) -> list[JobState]:
         return [JobState.from_json(s) for s in self._json("GET", f"/api/visitors/{visitor}")["jobs"]]
 
+    def job(self, visitor: str, job: str) -> JobState:
+        return JobState.from_json(self._json("GET", f"/api/visitors/{visitor}/jobs/{job}"))
+
     def submit(self, visitor: str, request: Request) -> JobState:
         return JobState.from_json(self._json("POST", f"/api/visitors/{visitor}/jobs", request.to_json()))
 

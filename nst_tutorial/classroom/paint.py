@@ -16,7 +16,7 @@ import torch
 from distributed import Event, Variable
 from PIL import Image
 
-from ..batch.worker import worker_network
+from ..batch.worker import reuse_freed_memory, worker_network
 from ..config import Config
 from ..images import to_pil
 from ..solve import SolveResult
@@ -42,6 +42,7 @@ def paint(job: str, request: Request, config: Config, threads: int) -> dict[str,
 
     A Stop ends the solve at the next iteration and still returns its best picture.
     """
+    reuse_freed_memory()  # Dask's malloc setting made every iteration 1.55x slower (batch.worker)
     torch.set_num_threads(threads)
     device = pick_device(config.device)
     net = worker_network(config.weights, config.pooling, config.fast_conv, config.ceil_mode, str(device))

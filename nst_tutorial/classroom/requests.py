@@ -44,6 +44,9 @@ class JobState:
     history: dict[str, list[float]] = field(default_factory=dict)  # term -> loss per iteration
     error: str | None = None  # one line, when it failed
     picture: int = 0  # how many pictures the job has shown: a page fetches the image when it changes
+    queued_at: int | None = None  # its position when Run was pressed
+    waited: float | None = None  # seconds from Run to a worker
+    ran: float | None = None  # seconds on the worker
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)

@@ -41,6 +41,7 @@ class Job:
     started: float | None = None  # time.monotonic() when it went to a worker
     image: bytes | None = None  # the newest picture: live while it runs, then the result (PNG)
     stop_requested: bool = False
+    submitted: float = field(default_factory=time.monotonic)
     cancelled: bool = False  # its visitor left while it ran: the picture is kept for the teacher only
 
 
@@ -49,6 +50,7 @@ class Visitor:
     seen: float  # time.monotonic() of the page's last request
     jobs: list[str] = field(default_factory=list)
     number: int = 0  # 1, 2, ... in order of arrival: how the teacher's view names them
+    left: bool = False  # their page closed (or went quiet)
 
 
 class Classroom:
@@ -102,6 +104,8 @@ class Classroom:
             self.jobs[job_id] = Job(visitor, request, config, state)
             self.queue.put(visitor, job_id)
             self._update_waits()
+            state = self.jobs[job_id].state = replace(self.jobs[job_id].state,
+                                                      queued_at=self.jobs[job_id].state.position)
         return state
 
     def stop(self, visitor: str, job_id: str) -> JobState:
@@ -116,9 +120,15 @@ class Classroom:
             return job.state
 
     def status(self, visitor: str) -> list[JobState]:
-        """The visitor's jobs, newest last; also tells the room the page is still open."""
+        """The visitor's jobs, newest last, without their loss histories (`job` has them); also
+        tells the room the page is still open."""
         with self.lock:
-            return [self.jobs[j].state for j in self._visitor(visitor).jobs]
+            return [replace(self.jobs[j].state, history={}) for j in self._visitor(visitor).jobs]
+
+    def job(self, visitor: str, job_id: str) -> JobState:
+        """One of the visitor's jobs, with its loss histories."""
+        with self.lock:
+            return self._own(visitor, job_id).state
 
     def picture(self, visitor: str, job_id: str) -> bytes | None:
         """The job's newest picture (PNG): live while it runs, then the result."""
@@ -137,6 +147,7 @@ class Classroom:
                 if job.visitor == visitor:
                     job.cancelled = True
                     self._ask_to_stop(job)
+            self.visitors[visitor].left = True
             self._update_waits()
 
     def settings(self, settings: dict[str, Any]) -> Config:
@@ -177,9 +188,9 @@ class Classroom:
             for visitor_id, visitor in self.visitors.items():
                 states = [self.jobs[j].state for j in visitor.jobs]
                 rows.append({"visitor": visitor.number, "key": visitor_id[:8],
-                             "present": time.monotonic() - visitor.seen < self.patience,
-                             "jobs": [{"status": s.status, "position": s.position, "iteration": s.iteration}
-                                      for s in states],
+                             "present": not visitor.left and time.monotonic() - visitor.seen < self.patience,
+                             "jobs": [{"status": s.status, "position": s.position, "iteration": s.iteration,
+                                       "queued_at": s.queued_at, "waited": s.waited, "ran": s.ran} for s in states],
                              "picture": self.latest(visitor_id) is not None})
             return {"visitors": rows, "queued": len(self.queue), "running": len(self.running()),
                     "workers": self.slots}
@@ -242,7 +253,8 @@ class Classroom:
 
     def _start(self, job: Job) -> None:
         job.started = time.monotonic()
-        job.state = replace(job.state, status="running", position=None, wait=0.0)
+        job.state = replace(job.state, status="running", position=None, wait=0.0,
+                            waited=job.started - job.submitted)
         job.future = self.client.submit(paint, job.state.job, job.request, job.config, self.threads,
                                         key=f"nst-classroom-{job.state.job}", pure=False)
 
@@ -264,7 +276,7 @@ class Classroom:
             job.image = final["image"]
             status = "cancelled" if job.cancelled else "stopped" if job.stop_requested else "done"
             job.state = replace(job.state, status=status, iteration=final["iteration"], history=final["history"],
-                                picture=max(final["picture"], job.state.picture + 1))
+                                picture=max(final["picture"], job.state.picture + 1), ran=seconds)
             if status == "done" and job.state.seconds:
                 self.ratios.append(seconds / job.state.seconds)
 
@@ -310,7 +322,7 @@ class Classroom:
         """A known visitor, marked as seen now; `NSTError` for an unknown one."""
         if visitor not in self.visitors:
             raise NSTError("this page is not known to the class: reload it")
-        self.visitors[visitor].seen = time.monotonic()
+        self.visitors[visitor].seen, self.visitors[visitor].left = time.monotonic(), False
         return self.visitors[visitor]
 
     def _own(self, visitor: str, job_id: str) -> Job:

@@ -13,6 +13,7 @@ import base64
 import html
 import os
 import threading
+import time
 from typing import Any
 
 import ipywidgets as W
@@ -28,7 +29,10 @@ from .requests import JobState, Request
 from .uploads import png_bytes, read_upload
 
 NO_STYLE = "(none)"
-POLL = 0.5  # seconds between two questions to the server; they also tell it the page is open
+POLL = 0.5  # seconds between two questions about a Run in progress
+IDLE_POLL = 3.0  # seconds between two when none is: they only tell the server the page is open
+PAGE_PATIENCE = 120.0  # seconds without a tick from the browser before the page counts as closed:
+# a background tab's timers may slow to one a minute
 ORDINALS = {1: "1st", 2: "2nd", 3: "3rd"}
 
 
@@ -62,14 +66,19 @@ class VisitorView(W.HBox):
         self.queue_line = W.HTML()  # where the newest Run stands
         self.forecast = W.HTML()  # what a Run would cost now
         self.messages = Messages()
-        self.picture = W.Image(format="png", layout=W.Layout(max_height="380px", max_width="100%",
-                                                              object_fit="contain"))
+        # A fixed box, the picture scaled into it: the page does not jump as pictures arrive, and
+        # a small one is shown large enough to see from the back of the room.
+        self.picture = W.Image(format="png", layout=W.Layout(height="360px", width="100%", object_fit="contain"))
+        self.picture.add_class("nst-picture")
         self.curve = W.HTML()
+        # Ticks from the browser while the page is open: a closed tab's kernel may live on (Voilà
+        # shuts it down only if the tab's last message gets through), and this is how it knows.
+        self.ticks = W.Play(interval=5000, max=10**9, repeat=True, layout=W.Layout(display="none"))
         left = W.VBox([self.content, self.content_upload, self.style, self.style_upload, self.style2, self.regions,
                        self.painter_box, self.size, self.style_weight, self.content_weight, self.colours],
                       layout=W.Layout(width="470px", margin="0 16px 0 0"))
         right = W.VBox([W.HBox([self.run_button, self.stop_button, self.save]), self.queue_line, self.forecast,
-                        self.messages, self.picture, self.curve], layout=W.Layout(flex="1 1 480px"))
+                        self.messages, self.picture, self.curve, self.ticks], layout=W.Layout(flex="1 1 480px"))
         super().__init__([left, right], layout=W.Layout(flex_flow="row wrap", align_items="flex-start"))
 
     def settings(self) -> dict[str, Any]:
@@ -97,7 +106,9 @@ class VisitorController:
             control.observe(self.regions_changed, names="value")
         for control in (view.size, view.style_weight, view.content_weight, view.colours):
             control.observe(self.settings_changed, names="value")
-        self.closed = threading.Event()
+        self.closed, self.wake = threading.Event(), threading.Event()  # the page is gone; a Run was pressed
+        self.ticked = time.monotonic()  # the browser's last tick
+        view.ticks.observe(self.tick, names="value")
         atexit.register(self.close)  # Voilà shuts the kernel down when the tab closes
         threading.Thread(target=self._poll_forever, name="classroom-poll", daemon=True).start()
         self.settings_changed()
@@ -137,6 +148,7 @@ class VisitorController:
         self.job, self.shown = state.job, 0
         self.messages.info("")
         self.show(state)
+        self.wake.set()
 
     @shows_errors
     def stop(self, _button: Any = None) -> None:
@@ -167,7 +179,7 @@ class VisitorController:
         if state.picture > self.shown:
             view.picture.value = self.client.picture(self.visitor, state.job)
             self.shown = state.picture
-            view.curve.value = curve_svg(state.history)
+            view.curve.value = curve_svg(self.client.job(self.visitor, state.job).history)
         if state.status in ("done", "stopped") and self.saved != state.job and view.picture.value:
             data = base64.b64encode(view.picture.value).decode("ascii")
             view.save.value = (f"<a download='painted-{state.job}.png' href='data:image/png;base64,{data}' "
@@ -183,13 +195,24 @@ class VisitorController:
     def close(self) -> None:
         if not self.closed.is_set():
             self.closed.set()
+            self.wake.set()
             try:
                 self.client.leave(self.visitor)
             except NSTError:
                 pass  # the server is gone already: nothing of ours runs there
 
+    def tick(self, _change: Any = None) -> None:
+        self.ticked = time.monotonic()
+
     def _poll_forever(self) -> None:
-        while not self.closed.wait(POLL):
+        while not self.closed.is_set():
+            self.wake.wait(IDLE_POLL if self.view.stop_button.disabled else POLL)
+            self.wake.clear()
+            self.view.ticks.playing = True  # started once the page shows it: a view starts only on a change
+            if time.monotonic() - self.ticked > PAGE_PATIENCE:
+                self.close()  # the browser has gone quiet: its Runs are cancelled
+            if self.closed.is_set():
+                return
             try:
                 self.poll()
             except Exception as exc:  # noqa: BLE001 - shown, and polling goes on
@@ -206,7 +229,9 @@ def describe(state: JobState) -> str:
         return f"<b>painting</b>: iteration {state.iteration}"
     if state.status == "failed":
         return f"<b style='color:#b00020'>failed</b>: {html.escape(state.error or '')}"
-    return {"done": "<b>done</b>", "stopped": "<b>stopped</b>: the best picture so far is kept",
+    if state.status == "done":
+        return f"<b>done</b> in {seconds(state.ran or 0)}, after {seconds(state.waited or 0)} in the queue"
+    return {"stopped": "<b>stopped</b>: the best picture so far is kept",
             "cancelled": "<b>cancelled</b> before it started"}[state.status]
 
 

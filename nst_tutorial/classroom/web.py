@@ -79,6 +79,11 @@ class Forecast(Api):
         self.reply(self.room.forecast(self.body()))
 
 
+class OneJob(Api):
+    def get(self, visitor: str, job: str) -> None:
+        self.reply(self.room.job(visitor, job).to_json())
+
+
 class Stop(Api):
     def post(self, visitor: str, job: str) -> None:
         self.reply(self.room.stop(visitor, job).to_json())
@@ -138,7 +143,8 @@ def application(room: Classroom, key: str, token: str) -> tornado.web.Applicatio
     return tornado.web.Application([
         (r"/api/setup", Setup, api), (r"/api/visitors", Visitors, api), (visitor, VisitorJobs, api),
         (visitor + r"/jobs", VisitorJobs, api), (visitor + r"/forecast", Forecast, api),
-        (visitor + job + r"/stop", Stop, api), (visitor + job + r"/picture", Picture, api),
+        (visitor + job, OneJob, api), (visitor + job + r"/stop", Stop, api),
+        (visitor + job + r"/picture", Picture, api),
         (r"/teacher", TeacherPage, teacher), (r"/teacher/state", TeacherState, teacher),
         (r"/teacher/pictures/([0-9a-f]+)\.png", TeacherPicture, teacher),
         (r"/teacher/pictures\.zip", TeacherArchive, teacher),

@@ -119,7 +119,16 @@ def start_voila(port: int, ip: str, api: str, key: str, folder: Path) -> subproc
     env = {**os.environ, "NST_CLASSROOM_URL": api, "NST_CLASSROOM_KEY": key, "OMP_NUM_THREADS": "1"}
     log = (folder / "voila.log").open("wb")
     voila = subprocess.Popen([sys.executable, "-m", "voila", str(APP), f"--port={port}", f"--Voila.ip={ip}",
-                              "--no-browser", "--theme=light", "--show_tracebacks=False"],
+                              "--no-browser", "--theme=light", "--show_tracebacks=False",
+                              # A closing tab asks Voilà to shut its kernel down with a beacon that
+                              # carries the _xsrf cookie, which Voilà never sets: refused with 403,
+                              # the kernel (and its Run) lived on. The pages need no login, so the
+                              # check guards nothing here.
+                              "--Voila.tornado_settings={'disable_check_xsrf': True}",
+                              # A page gone without that beacon (a crashed browser, a closed laptop):
+                              # its kernel, no longer connected, is shut down after a quiet minute.
+                              "--MappingKernelManager.cull_idle_timeout=60", "--MappingKernelManager.cull_interval=20",
+                              "--MappingKernelManager.cull_connected=False"],
                              env=env, stdout=log, stderr=subprocess.STDOUT, cwd=folder, start_new_session=True)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
