@@ -28,9 +28,16 @@ CHROMIUM = "/usr/bin/chromium"
 
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A free port whose next one is free too: serve's teacher's view listens there."""
+    while True:
+        with socket.socket() as s, socket.socket() as t:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            try:
+                t.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
 
 
 def tree_mb(pid: int) -> float:
@@ -43,6 +50,25 @@ def tree_mb(pid: int) -> float:
         except psutil.NoSuchProcess:
             pass
     return total / 2**20
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """User + system CPU seconds of processes and their descendants, so far."""
+    total = 0.0
+    for pid in pids:
+        try:
+            root = psutil.Process(pid)
+            for p in [root, *root.children(recursive=True)]:
+                t = p.cpu_times()
+                total += t.user + t.system
+        except psutil.NoSuchProcess:
+            pass
+    return total
+
+
+def browser_pids() -> list[int]:
+    return [p.pid for p in psutil.process_iter(["name", "ppid"]) if "chrom" in (p.info["name"] or "")
+            and "chrom" not in (psutil.Process(p.info["ppid"]).name() if p.info["ppid"] else "")]
 
 
 def settle(pid: int, seconds: float = 4.0) -> float:
@@ -91,6 +117,7 @@ def main() -> None:
             solving = pages[: args.solving]
             presses = [solving[0]] * (3 if args.solving > 1 else 1) + solving[1:]
             started = time.perf_counter()
+            cpu_before = cpu_seconds([serve.pid]), cpu_seconds(browser_pids())
             for page in presses:
                 page.locator(".widget-button", has_text="Run").click()
                 page.wait_for_timeout(300)  # the server hears each press before the next
@@ -105,6 +132,8 @@ def main() -> None:
                     break
                 time.sleep(0.5)
             result["class seconds"] = time.perf_counter() - started
+            result["cpu seconds while solving: server tree, browser"] = [
+                cpu_seconds([serve.pid]) - cpu_before[0], cpu_seconds(browser_pids()) - cpu_before[1]]
             memory[f"{len(pages)} visitors, {args.solving} solving (peak)"] = peak
             browser.close()
     finally:
@@ -112,8 +141,8 @@ def main() -> None:
         result["serve's last line"] = serve.communicate(timeout=120)[0].strip().splitlines()[-1]
     jobs = [dict(j, visitor=v["visitor"]) for v in state["visitors"] for j in v["jobs"]]
     per_job = statistics.mean(j["ran"] for j in jobs)
-    for j in jobs:  # the fair share: the jobs ahead of it, shared by the workers
-        j["fair share"] = (j["queued_at"] - 1) // args.workers * per_job
+    for j in jobs:  # the fair share: its round of the queue (position / workers), each round a job's time
+        j["fair share"] = -(-j["queued_at"] // args.workers) * per_job if j["waited"] > 1 else 0.0
     result.update(memory_mb=memory, jobs=jobs, seconds_per_job=per_job)
     result["jobs per minute, class"] = 60 * len(jobs) / result["class seconds"]
     if not args.smoke:
@@ -138,6 +167,10 @@ def in_a_row(count: int, size: int) -> float:
 def report(r: dict) -> str:
     lines = [f"{r['visitors']} visitors at {r['size']} px on {r['workers']} workers"]
     lines += [f"  memory, {k}: {v:,.0f} MB" for k, v in r["memory_mb"].items()]
+    if "cpu seconds while solving: server tree, browser" in r:
+        server, browser = r["cpu seconds while solving: server tree, browser"]
+        lines.append(f"  CPU while solving: {server:.0f} s in the server's processes, {browser:.0f} s in the "
+                     f"browser's, over {r['class seconds']:.0f} s")
     lines.append(f"  {len(r['jobs'])} jobs, {r['seconds_per_job']:.1f} s each on a worker; "
                  f"{r['jobs per minute, class']:.1f} jobs/min for the class")
     if "one process in a row" in r:

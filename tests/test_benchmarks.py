@@ -141,3 +141,16 @@ def test_video_benchmark_smoke_run_writes_both_ways_and_a_figure(tmp_path):
     assert len(row["temporal"]["per_frame"]["iterations"][1]) == 1  # a later frame: one stage, at full size
     assert len(row["independent"]["per_frame"]["iterations"][1]) == 2  # coarse to fine, as the first
     assert (tmp_path / "v.png").stat().st_size > 0 and (tmp_path / "v_change.png").stat().st_size > 0
+
+
+def test_classroom_benchmark_smoke_run_measures_memory_and_waits(tmp_path):
+    script = BENCH.with_name("classroom.py")
+    proc = subprocess.run([sys.executable, str(script), "--smoke", "--json", str(tmp_path / "c.json")],
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+    result = json.loads((tmp_path / "c.json").read_text())
+    memory = result["memory_mb"]
+    assert memory["server, no visitor"] < memory["1 idle visitor(s)"] < memory["2 idle visitor(s)"]  # a kernel each
+    (job,) = result["jobs"]
+    assert job["status"] == "done" and job["ran"] > 0 and job["waited"] >= 0
+    assert result["serve's last line"].startswith("nst-tutorial serve: stopped (visitors: 2, pictures painted: 1)")

@@ -51,10 +51,18 @@ def apply_mocks(notebook: Path) -> None:
     nbformat.write(nb, notebook)
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+def free_port(pair: bool = False) -> int:
+    """A free port on 127.0.0.1; with `pair`, one whose next port is free too."""
+    while True:
+        with socket.socket() as s, socket.socket() as t:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+            try:
+                if pair:
+                    t.bind(("127.0.0.1", port + 1))
+            except OSError:
+                continue
+            return port
 
 
 @pytest.fixture(scope="module")

@@ -39,25 +39,35 @@ def photo(colour: tuple[int, int, int]) -> bytes:
     return buffer.getvalue()
 
 
+def start_serve(*options: str) -> tuple[subprocess.Popen, str, str]:
+    """`nst-tutorial serve` on free ports of 127.0.0.1: the process, the class's URL, the teacher's."""
+    port = free_port(pair=True)  # the teacher's view listens on the next port
+    process = subprocess.Popen([sys.executable, "-m", "nst_tutorial", "serve", "--port", str(port), "--ip",
+                                "127.0.0.1", *options], stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    lines = [process.stdout.readline() for _ in range(3)]
+    match = re.search(r"(http://\S+/teacher\?token=\S+)", "".join(lines))
+    assert match, "".join(lines) + (process.stdout.read() if process.poll() is not None else "")
+    return process, f"http://127.0.0.1:{port}/", match.group(1)
+
+
+def stop_serve(process: subprocess.Popen) -> str:
+    """Ctrl-C; the one line it prints."""
+    process.send_signal(signal.SIGINT)
+    out = process.communicate(timeout=60)[0]
+    assert process.returncode == 0, out
+    assert len(out.strip().splitlines()) == 1, out  # one line, no tracebacks from the pool or the pages
+    return out.strip()
+
+
 @pytest.fixture(scope="module")
 def server(tmp_path_factory):
     if sync_playwright is None:
         pytest.fail("playwright is missing: pip install -e '.[test]'")
-    port = free_port()
-    while free_port() == port + 1:  # the teacher's port must be free too; try again if it is taken
-        port = free_port()
-    process = subprocess.Popen([sys.executable, "-m", "nst_tutorial", "serve", "--port", str(port), "--ip",
-                                "127.0.0.1", "--size", "48", "--workers", "2", "--scales", "1", "--iterations", "40",
-                                "--tolerance", "0", "--style-weight", "0.5"],
-                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
-    lines = [process.stdout.readline() for _ in range(3)]
-    match = re.search(r"(http://\S+/teacher\?token=\S+)", "".join(lines))
-    assert match, "".join(lines) + process.stdout.read() if process.poll() is not None else "".join(lines)
-    yield {"url": f"http://127.0.0.1:{port}/", "teacher": match.group(1), "process": process}
-    process.send_signal(signal.SIGINT)
-    out = process.communicate(timeout=60)[0]
-    assert process.returncode == 0, out
-    assert re.search(r"^nst-tutorial serve: stopped \(visitors: 7, pictures painted: \d+\)", out, re.M), out
+    process, url, teacher = start_serve("--size", "48", "--workers", "2", "--scales", "1", "--iterations", "40",
+                                        "--tolerance", "0", "--style-weight", "0.5")
+    yield {"url": url, "teacher": teacher}
+    line = stop_serve(process)
+    assert re.match(r"nst-tutorial serve: stopped \(visitors: 7, pictures painted: \d+\)", line), line
 
 
 def upload(page, name: str, mime: str, data: bytes) -> None:
@@ -129,3 +139,33 @@ def test_six_visitors_each_get_their_own_picture_in_fair_turns(server):
         with pytest.raises(urllib.error.HTTPError, match="403"):  # the pages' API is not for browsers
             urllib.request.urlopen(forbidden)
         browser.close()
+
+
+def test_serve_sends_the_solves_to_an_existing_dask_cluster():
+    distributed = pytest.importorskip("distributed")
+    with distributed.LocalCluster(n_workers=1, threads_per_worker=1, processes=False, protocol="tcp",
+                                  dashboard_address=":0") as cluster:
+        process, url, teacher = start_serve("--scheduler", cluster.scheduler_address, "--size", "48", "--scales", "1",
+                                            "--iterations", "5")
+        try:
+            with sync_playwright() as p:
+                browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+                page = browser.new_page()
+                page.goto(url, timeout=120_000)
+                page.locator(".widget-button", has_text="Run").click(timeout=120_000)
+                expect(page.get_by_text(re.compile(r"^done in"))).to_be_visible(timeout=120_000)
+                browser.close()
+            assert cluster.scheduler.task_prefixes["nst-classroom"].states["memory"] + \
+                cluster.scheduler.task_prefixes["nst-classroom"].states["released"] >= 1  # it ran there
+        finally:
+            line = stop_serve(process)
+    assert line.startswith("nst-tutorial serve: stopped (visitors: 1, pictures painted: 1)")
+
+
+def test_serve_says_in_one_line_when_the_scheduler_cannot_be_reached():
+    proc = subprocess.run([sys.executable, "-m", "nst_tutorial", "serve", "--scheduler", f"tcp://127.0.0.1:{free_port()}",
+                           "--ip", "127.0.0.1", "--port", str(free_port(pair=True))], capture_output=True, text=True,
+                          timeout=120)
+    assert proc.returncode == 2
+    assert re.fullmatch(r"nst-tutorial serve: error: cannot reach a Dask scheduler at tcp://127\.0\.0\.1:\d+: .+\n",
+                        proc.stderr), proc.stderr

@@ -74,7 +74,10 @@ def serve_main(argv: list[str]) -> int:
     signal.signal(signal.SIGTERM, stop)
     try:
         if args.scheduler:
-            client = Client(args.scheduler, timeout=10)
+            try:
+                client = Client(args.scheduler, timeout=10)
+            except (OSError, ValueError) as exc:
+                raise NSTError(f"cannot reach a Dask scheduler at {args.scheduler}: {exc}") from None
             started.append(client)
             slots, threads = sum(client.nthreads().values()), 1
             where = f"the Dask cluster at {args.scheduler}"
