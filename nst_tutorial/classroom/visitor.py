@@ -104,6 +104,7 @@ class VisitorController:
         view.style_upload.observe(lambda change: self.upload("style", change), names="value")
         for control in (view.content, view.style, view.style2, view.regions):
             control.observe(self.regions_changed, names="value")
+        view.content.observe(self.preview, names="value")
         for control in (view.size, view.style_weight, view.content_weight, view.colours):
             control.observe(self.settings_changed, names="value")
         self.closed, self.wake = threading.Event(), threading.Event()  # the page is gone; a Run was pressed
@@ -112,6 +113,7 @@ class VisitorController:
         atexit.register(self.close)  # Voilà shuts the kernel down when the tab closes
         threading.Thread(target=self._poll_forever, name="classroom-poll", daemon=True).start()
         self.settings_changed()
+        self.preview()
 
     def picture(self, which: str) -> bytes:
         """The chosen photo or painting as PNG bytes at most the class's size: the upload if the
@@ -132,6 +134,8 @@ class VisitorController:
         label = f"(uploaded) {which}"
         dropdown.options = [label, *[o for o in dropdown.options if not str(o).startswith("(uploaded)")]]
         dropdown.value = label
+        if which == "content":
+            self.preview()  # a second upload leaves the dropdown's value as it was
         self.messages.info(f"{files[0]['name']}: ready")
 
     @shows_errors
@@ -154,6 +158,12 @@ class VisitorController:
     def stop(self, _button: Any = None) -> None:
         if self.job is not None:
             self.show(self.client.stop(self.visitor, self.job))
+
+    @shows_errors
+    def preview(self, _change: Any = None) -> None:
+        """The chosen photo in the picture's place, until a Run has a picture of its own."""
+        if self.job is None:
+            self.view.picture.value = self.picture("content")
 
     @shows_errors
     def regions_changed(self, _change: Any = None) -> None:
@@ -191,6 +201,8 @@ class VisitorController:
         state = next((s for s in states if s.job == self.job), None)
         if state is not None and (state.status in ("queued", "running") or self.saved != state.job):
             self.show(state)
+        else:
+            self.settings_changed()  # no Run going: what one would cost now, as the queue moves
 
     def close(self) -> None:
         if not self.closed.is_set():
