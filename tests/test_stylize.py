@@ -52,8 +52,8 @@ def test_a_result_of_another_model_is_refused():
 
 def test_each_input_image_is_decoded_once(monkeypatch):
     opened = []
-    real = images._open
-    monkeypatch.setattr(images, "_open", lambda source, limit: opened.append(source) or real(source, limit))
+    real = images.open_image
+    monkeypatch.setattr(images, "open_image", lambda source, limit: opened.append(source) or real(source, limit))
     nt.stylize(image_path(CONTENT), image_path(STYLE), nt.Config(size=64, iterations=1, coarse_iterations=1),
                progress=False)
     assert sorted(map(str, opened)) == sorted([str(image_path(CONTENT)), str(image_path(STYLE))])
@@ -101,7 +101,7 @@ def test_a_command_line_run_decodes_each_image_picks_the_device_and_plans_the_st
     import nst_tutorial.cli.paint  # noqa: F401  (every module the run uses, loaded before counting)
     import nst_tutorial.cost  # noqa: F401
 
-    decoded = count_calls(monkeypatch, images._open)
+    decoded = count_calls(monkeypatch, images.open_image)
     devices = count_calls(monkeypatch, stages.pick_device)
     plans = count_calls(monkeypatch, stages.stage_sizes)
     out = tmp_path / "out.png"
