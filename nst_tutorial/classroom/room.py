@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from distributed import Client, Event, Future, Variable
+from PIL import Image
 
 from .. import cost
 from ..config import Config
@@ -97,7 +98,8 @@ class Classroom:
         """Queue one Run; `NSTError` (one line) for settings the class does not allow."""
         config = self.settings(request.settings)
         job_id = uuid.uuid4().hex[:12]
-        seconds = self.seconds(config)
+        with Image.open(io.BytesIO(request.content)) as photo:
+            seconds = self.seconds(config, (photo.height, photo.width))
         state = JobState(job_id, "queued", seconds=seconds)
         with self.lock:
             self._visitor(visitor).jobs.append(job_id)
@@ -163,10 +165,10 @@ class Classroom:
             changes["preserve_color"] = None
         return replace(self.config, **changes)
 
-    def seconds(self, config: Config) -> float:
-        """The estimator's seconds for a square picture of `config.size`, scaled by how fast this
-        pool's finished jobs ran against their estimates."""
-        predicted = cost.estimate(config, config.size, self.calibration).seconds
+    def seconds(self, config: Config, shape: tuple[int, int] | None = None) -> float:
+        """The estimator's seconds for a photo of `shape` (H, W; a square if None) at `config.size`,
+        scaled by how fast this pool's finished jobs ran against their estimates."""
+        predicted = cost.estimate(config, shape or config.size, self.calibration).seconds
         return predicted * (statistics.median(self.ratios[-10:]) if self.ratios else 1.0)
 
     def forecast(self, settings: dict[str, Any]) -> dict[str, float]:
