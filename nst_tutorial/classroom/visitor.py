@@ -94,6 +94,7 @@ class VisitorController:
         self.messages, self.last_traceback = view.messages, None
         self.visitor = client.join()
         self.uploads: dict[str, bytes] = {}  # "content" / "style" -> PNG bytes, brought down to size
+        self.bundled: dict[str, bytes] = {}  # a bundled picture's name -> the same
         self.job: str | None = None  # the Run the page follows: the newest
         self.shown = 0  # pictures of it shown so far
         self.saved: str | None = None  # the job whose picture the download link holds
@@ -121,7 +122,10 @@ class VisitorController:
         dropdown = {"content": self.view.content, "style": self.view.style, "style2": self.view.style2}[which]
         if dropdown.value.startswith("(uploaded)"):
             return self.uploads[which]
-        return read_upload(image_path(dropdown.value).read_bytes(), self.max_size, dropdown.value)
+        if dropdown.value not in self.bundled:  # read and brought down once: previews and Runs reuse it
+            self.bundled[dropdown.value] = read_upload(image_path(dropdown.value).read_bytes(), self.max_size,
+                                                       dropdown.value)
+        return self.bundled[dropdown.value]
 
     @shows_errors
     def upload(self, which: str, change: dict[str, Any]) -> None:
