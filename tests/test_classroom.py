@@ -156,6 +156,8 @@ def test_the_room_runs_visitors_in_turn_stops_and_cancels(pool, tmp_path):
         picture = Image.open(io.BytesIO(room.picture(room.jobs[job].visitor, job)))
         assert picture.size == (24, 32)
         assert (tmp_path / room.jobs[job].visitor / f"{job}.png").read_bytes() == room.jobs[job].image
+        assert room.jobs[job].request is None and room.jobs[job].future is None  # nothing held on to
+    assert room.jobs[a[2]].request is None  # nor for the Run cancelled in the queue
     assert room.jobs[b].state.iteration == 2 and len(room.jobs[b].state.history["total"]) == 2  # ben's setting
     assert room.jobs[a[0]].state.iteration == 4 and len(room.jobs[a[0]].state.history["total"]) == 4
 

@@ -155,8 +155,7 @@ def test_serve_sends_the_solves_to_an_existing_dask_cluster():
                 page.locator(".widget-button", has_text="Run").click(timeout=120_000)
                 expect(page.get_by_text(re.compile(r"^done in"))).to_be_visible(timeout=120_000)
                 browser.close()
-            assert cluster.scheduler.task_prefixes["nst-classroom"].states["memory"] + \
-                cluster.scheduler.task_prefixes["nst-classroom"].states["released"] >= 1  # it ran there
+            assert cluster.scheduler.task_prefixes["nst-classroom"].all_durations["compute"] > 0  # it ran there
         finally:
             line = stop_serve(process)
     assert line.startswith("nst-tutorial serve: stopped (visitors: 1, pictures painted: 1)")

@@ -248,6 +248,18 @@ def test_the_painter_draws_the_photo_and_its_strokes_again_for_a_new_view(monkey
     assert drawn == ["stroke (10, 10, 30, 20)", "photo (64, 48, 3)"]
 
 
+def test_renaming_the_painters_styles_keeps_the_strokes():
+    painter = MaskPainter(image_path("u_street_metro"), ["a", "b"], width=64)
+    painter.style.value = 1
+    painter._down(10, 10)
+    painter._up(10, 10)
+    before = painter.model.labels().copy()
+    painter.rename(["starry night", "the scream"])
+    assert [label for label, _ in painter.style.options] == ["starry night", "the scream"]
+    assert painter.style.value == 1 and "the scream" in painter.legend.value and "> a<" not in painter.legend.value
+    assert (painter.model.labels() == before).all() and (before == 1).any()
+
+
 def test_the_scale_verdict_says_what_the_numbers_say():
     from nst_tutorial.judge.controls import scale_verdict
 

@@ -35,7 +35,7 @@ class Job:
     """One press of Run, from the queue to its picture."""
 
     visitor: str
-    request: Request
+    request: Request | None  # the pictures and settings, let go once the job is on the pool or cancelled
     config: Config
     state: JobState
     future: Future | None = None
@@ -115,7 +115,7 @@ class Classroom:
         with self.lock:
             job = self._own(visitor, job_id)
             if job.state.status == "queued" and self.queue.remove(job_id):
-                job.state = replace(job.state, status="cancelled", position=None, wait=None)
+                job.state, job.request = replace(job.state, status="cancelled", position=None, wait=None), None
                 self._update_waits()
             elif job.state.status == "running":
                 self._ask_to_stop(job)
@@ -144,7 +144,7 @@ class Classroom:
                 return
             for job_id in self.queue.remove_visitor(visitor):
                 job = self.jobs[job_id]
-                job.state = replace(job.state, status="cancelled", position=None, wait=None)
+                job.state, job.request = replace(job.state, status="cancelled", position=None, wait=None), None
             for job in self.running():
                 if job.visitor == visitor:
                     job.cancelled = True
@@ -259,6 +259,7 @@ class Classroom:
                             waited=job.started - job.submitted)
         job.future = self.client.submit(paint, job.state.job, job.request, job.config, self.threads,
                                         key=f"nst-classroom-{job.state.job}", pure=False)
+        job.request = None  # the pool has it; a class's pictures would otherwise pile up here
 
     def _finish(self, job: Job) -> None:
         assert job.future is not None and job.started is not None
@@ -298,7 +299,8 @@ class Classroom:
         Event(stop_name(job.state.job), client=self.client).set()
 
     def _forget(self, job: Job) -> None:
-        """The job's Dask variable and event, which would otherwise stay on the scheduler."""
+        """The job's future, Dask variable and event, which would otherwise stay on the scheduler."""
+        job.future = None
         try:
             Variable(progress_name(job.state.job), client=self.client).delete()
         except Exception:  # never set: nothing to delete

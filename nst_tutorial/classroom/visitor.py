@@ -99,6 +99,7 @@ class VisitorController:
         self.shown = 0  # pictures of it shown so far
         self.saved: str | None = None  # the job whose picture the download link holds
         self.painter: MaskPainter | None = None
+        self.painter_photo = b""  # the photo the painter shows
         view.run_button.on_click(self.run)
         view.stop_button.on_click(self.stop)
         view.content_upload.observe(lambda change: self.upload("content", change), names="value")
@@ -173,9 +174,14 @@ class VisitorController:
     def regions_changed(self, _change: Any = None) -> None:
         """The mask painter, on the chosen photo, while regions are on and there are two paintings."""
         wanted = self.view.regions.value and self.view.style2.value != NO_STYLE
-        self.painter = MaskPainter(self.picture("content"), [self.view.style.value, self.view.style2.value],
-                                   width=320) if wanted else None
-        self.view.painter_box.children = [self.painter] if self.painter else []
+        names = [self.view.style.value, self.view.style2.value]
+        photo = self.picture("content")
+        if wanted and self.painter is not None and self.painter_photo == photo:
+            self.painter.rename(names)  # another painting: the strokes stay
+        else:
+            self.painter = MaskPainter(photo, names, width=320) if wanted else None
+            self.painter_photo = photo
+        self.view.painter_box.children = [self.painter] if wanted and self.painter else []
         if self.view.regions.value and not wanted:
             self.messages.info("choose a second painting to paint regions")
 

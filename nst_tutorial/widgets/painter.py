@@ -87,8 +87,8 @@ class MaskPainter(W.VBox):
         self.brush = W.IntSlider(value=max(4, w // 16), min=1, max=max(8, w // 4), description="brush")
         self.undo_button = W.Button(description="Undo", icon="undo")
         self.clear_button = W.Button(description="Clear", icon="trash")
-        self.legend = W.HTML(" ".join(f"<span style='background:{PALETTE[i % len(PALETTE)]};padding:0 6px'>"
-                                      f"&nbsp;</span> {n}" for i, n in enumerate(style_names)))
+        self.legend = W.HTML()
+        self.rename(style_names)
         self.messages, self.last_traceback = Messages(), None
         self._drawing = False
         self.canvas.on_mouse_down(self._down)
@@ -104,6 +104,14 @@ class MaskPainter(W.VBox):
         self.clear_button.on_click(self._clear)
         super().__init__([W.HBox([self.style, self.brush]), W.HBox([self.undo_button, self.clear_button, self.legend]),
                           self.canvas, self.messages])
+
+    def rename(self, style_names: list[str]) -> None:
+        """Other names for the same styles (another painting chosen): the strokes stay."""
+        value = self.style.value
+        self.style.options = [(n, i) for i, n in enumerate(style_names)]
+        self.style.value = value
+        self.legend.value = " ".join(f"<span style='background:{PALETTE[i % len(PALETTE)]};padding:0 6px'>"
+                                     f"&nbsp;</span> {n}" for i, n in enumerate(style_names))
 
     def masks(self) -> Tensor:
         """The painted regions, (S, 1, H, W) at the canvas's size."""
