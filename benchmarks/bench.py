@@ -21,6 +21,7 @@ from __future__ import annotations
 import argparse
 import datetime
 import json
+import math
 import os
 import platform
 import statistics
@@ -213,24 +214,31 @@ def our_command(content: Path, style: Path, size: int, targets: dict, output: Pa
     return python_module(str(HERE), ["--child", json.dumps({
         "content": str(content), "style": str(style), "size": size, "targets": targets, "output": str(output),
         "scales": list(config.scales), "coarse_iterations": config.coarse_iterations,
-        "coarse_carry": config.coarse_carry, "iterations": config.iterations,
+        "coarse_carry": config.coarse_carry, "iterations": config.iterations, "init": config.init,
+        "coarse_content": config.coarse_content, "full_size_deepest": config.full_size_deepest,
         "lbfgs_history": config.lbfgs_history, "content_balance": balance, "t0": time.time()})])
 
 
 def race_config(spec: dict) -> Config:
-    """Our side's settings: pastiche's objective at `spec["size"]`, our stages, no tolerance, and
-    the content weighed `spec["content_balance"]` times pastiche's."""
+    """Our side's settings: pastiche's objective at `spec["size"]`, our stages (and where they
+    start, how the coarse ones weigh the content, where the full-size one stops), no tolerance,
+    and the content weighed `spec["content_balance"]` times pastiche's."""
     base = pastiche_objective(spec["size"])
+    defaults = Config()
     return replace(base, scales=tuple(spec["scales"]), coarse_iterations=spec["coarse_iterations"],
                    coarse_carry=spec["coarse_carry"], iterations=spec["iterations"],
+                   init=spec.get("init", defaults.init),
+                   coarse_content=spec.get("coarse_content", defaults.coarse_content),
+                   full_size_deepest=spec.get("full_size_deepest", defaults.full_size_deepest),
                    lbfgs_history=spec["lbfgs_history"], tolerance=0.0,
                    content_weight=base.content_weight * spec["content_balance"])
 
 
 def pastiche_terms(history: dict[str, list[float]], balance: float) -> tuple[float, float]:
     """pastiche's (content, style) terms of the last evaluation in a race solve's `history`,
-    whose content terms carry `balance` times pastiche's weight."""
-    last = {k: v[-1] for k, v in history.items()}
+    whose content terms carry `balance` times pastiche's weight; a term the last stage left out
+    (conv5_1 at full size: NaN) counts 0, so this is a lower bound there."""
+    last = {k: v[-1] for k, v in history.items() if not math.isnan(v[-1])}
     return (sum(v for k, v in last.items() if k.startswith("content/")) / balance,
             sum(v for k, v in last.items() if k.startswith("style/")))
 

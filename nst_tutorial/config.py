@@ -19,6 +19,8 @@ PRESERVE_COLORS = (None, "luminance", "histogram")
 COLOR_MATCHES = ("eigen", "cholesky")
 STYLE_RESIZES = ("long_side", "content")
 COARSE_CARRIES = ("image", "change")
+INITS = ("content", "palette", "noise")  # or a path to an image
+SEED_ITERATIONS = 200  # the seed's "around 200" iterations of a plain solve, all at full size
 
 
 @dataclass(frozen=True)
@@ -38,7 +40,7 @@ class Config:
     # Step 2: the content layer and its weight.
     content_layers: tuple[str, ...] = ("conv4_2",)  # matched to the photo's features: what is where
     content_layer_weights: tuple[float, ...] = (1.0,)  # one per content layer
-    content_weight: float = 0.4  # weight of the content term; 0.4 keeps the photo's structure at 256 px
+    content_weight: float = 0.5  # weight of the content term at full size; 0.5 keeps the photo's structure at 256 px
     content_scale: float | None = None  # MyCaffe's SCALAR: features, target times this; gradient unscaled
     euclidean: str = "mean"  # "mean": mean of squares; "caffe": Caffe's EUCLIDEAN_LOSS, sum of squares / (2 * batch)
     tv_weight: float = 0.0  # total variation; smooths high-frequency noise when > 0
@@ -57,16 +59,18 @@ class Config:
     size: int = 256  # long side of the content image in pixels (CPU-friendly)
     style_size: int | None = None  # long side of the style image; None: same as `size`
     style_resize: str = "long_side"  # "long_side": keep its aspect; "content": stretch to the content's (MyCaffe)
-    iterations: int = 200  # the seed's "around 200" forward/backward iterations (at full size)
+    iterations: int = 25  # at full size, after the coarse stages; a plain solve needs SEED_ITERATIONS (200)
     scales: tuple[float, ...] = (0.5, 1.0)  # coarse-to-fine stages, fractions of `size`; (1.0,): plain
-    coarse_iterations: int = 160  # iterations at each stage before the full-size one (a cap, with tolerance)
+    coarse_iterations: int = 30  # iterations at each stage before the full-size one (a cap, with tolerance)
+    coarse_content: float = 0.8  # coarse stages weigh the content this much of content_weight: they lay out style
+    full_size_deepest: str | None = "conv4_2"  # after coarse stages, full size stops here; deeper: large forms, set
     coarse_carry: str = "change"  # a stage starts from the photo plus the last one's change, or from its "image"
     tolerance: float = 0.015  # end a stage once its loss falls by less than this fraction over tolerance_window
     tolerance_window: int = 5  # iterations over which `tolerance` compares the loss (coarse stages: see stage_config)
     optimizer: str = "lbfgs"  # "lbfgs" (Gatys et al.) or "adam"
     lbfgs_history: int = 50  # curvature pairs L-BFGS remembers (2 image copies each, taken at the start)
     adam_lr: float = 5.0  # step size in 0-255 pixel units
-    init: str = "content"  # "content", "noise", or a path to an image
+    init: str = "palette"  # "content", "palette" (the photo in the paintings' colours), "noise", or an image path
     seed: int = 0  # makes "noise" init reproducible
     device: str = "auto"  # "auto": CUDA, then MPS, then CPU
 
@@ -75,6 +79,8 @@ class Config:
         _pairs(self.content_layers, self.content_layer_weights, "content")
         for name in (*self.style_layers, *self.content_layers):
             check_layer(name)
+        if self.full_size_deepest is not None:
+            check_layer(self.full_size_deepest)
         if not self.style_layers and not self.content_layers:
             raise ConfigError("at least one style or content layer is needed")
         for name in ("style_weight", "content_weight", "tv_weight", "temporal_weight"):
@@ -112,6 +118,7 @@ class Config:
             raise ConfigError(f"scales must be increasing fractions in (0, 1] ending with 1, got {self.scales!r}")
         if not isinstance(self.coarse_iterations, int) or self.coarse_iterations < 0:
             raise ConfigError(f"coarse_iterations must be a whole number >= 0, got {self.coarse_iterations!r}")
+        _weight(self.coarse_content, "coarse_content")
         style = self.style_weight * sum(self.style_layer_weights)
         content = self.content_weight * sum(self.content_layer_weights)
         if style == 0 and content == 0 and self.tv_weight == 0:
@@ -139,14 +146,14 @@ class Config:
         on Caffe's Euclidean loss; content features and target through a SCALAR of 1e-4
         (gradient passed through unscaled), then EVENT, with a loss scale of 1e-4; pooling that
         rounds up; the style stretched to the content's size; content at most 640 px; one
-        full-size L-BFGS solve with unit steps from the content image. The README's table
-        lists what is MyCaffe's and what differs.
+        full-size L-BFGS solve of 200 iterations with unit steps from the content image. The
+        README's table lists what is MyCaffe's and what differs.
         """
         preset: dict[str, object] = dict(
             style_layer_weights=(0.2,) * 5, style_weight=1.0, gram_scale=1e-4, style_channel_scale=True,
             content_weight=1e-4, content_scale=1e-4, euclidean="caffe", event_gate=True, relu_in_place=True,
-            pooling="max", ceil_mode=True, size=640, style_resize="content", scales=(1.0,), tolerance=0.0,
-            optimizer="lbfgs", init="content", tv_weight=0.0)
+            pooling="max", ceil_mode=True, size=640, style_resize="content", scales=(1.0,), iterations=SEED_ITERATIONS,
+            tolerance=0.0, optimizer="lbfgs", init="content", tv_weight=0.0)
         return cls(**{**preset, **changes})  # type: ignore[arg-type]
 
 

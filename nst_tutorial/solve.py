@@ -39,7 +39,7 @@ class SolveResult:
     """What a solve produced; pass it back to `solve(result.model, ..., result=result)` to continue."""
 
     image: Tensor  # best image of the current stage (lowest total loss), RGB in [0, 1], (1, 3, H, W)
-    history: dict[str, list[float]] = field(default_factory=dict)  # term -> loss per iteration, all stages
+    history: dict[str, list[float]] = field(default_factory=dict)  # term -> loss per iteration; NaN: not in that stage
     iterations: list[int] = field(default_factory=list)  # 1-based iteration numbers, counted across stages
     times: list[float] = field(default_factory=list)  # seconds since the first solve started
     best_loss: float = math.inf  # lowest total loss of the current stage
@@ -190,8 +190,12 @@ def _record(result: SolveResult, losses: dict[str, float], t: float) -> None:
     result.iterations.append(result.iterations[-1] + 1 if result.iterations else 1)
     result.times.append(t)
     result.stages[-1].iterations += 1
+    n = len(result.iterations)
     for k, v in losses.items():
-        result.history.setdefault(k, []).append(v)
+        result.history.setdefault(k, [math.nan] * (n - 1)).append(v)
+    for values in result.history.values():
+        if len(values) < n:  # a term this stage leaves out (conv5_1 at full size): a gap, lists stay aligned
+            values.append(math.nan)
 
 
 def _postfix(losses: dict[str, float]) -> dict[str, str]:

@@ -86,7 +86,10 @@ def stage_config(config: Config, size: int, styles: Sequence[Tensor]) -> Config:
 
     A coarse stage's `tolerance` shrinks with its share of the full size's pixels: its
     iterations cost that share of a full-size one, so it is worth running until its loss
-    falls that much more slowly (half the side: a quarter of the tolerance).
+    falls that much more slowly (half the side: a quarter of the tolerance). Its content
+    weighs `coarse_content` of the full-size stage's: the coarse stages lay out the style's
+    large forms, and the full-size stage, which adds the fine texture, holds the photo's
+    structure harder so that it does not redraw it: it needs fewer iterations to the same picture.
     """
     if size == config.size:
         return config
@@ -94,7 +97,29 @@ def stage_config(config: Config, size: int, styles: Sequence[Tensor]) -> Config:
     aspect = max(max(s.shape[-2:]) / min(s.shape[-2:]) for s in styles)
     smallest = max(16, math.ceil(min_side(config) * aspect))
     return replace(config, size=size, style_size=min(full, max(round(full * size / config.size), smallest)),
-                   tolerance=config.tolerance * (size / config.size) ** 2)
+                   tolerance=config.tolerance * (size / config.size) ** 2,
+                   content_weight=config.content_weight * config.coarse_content)
+
+
+def full_size_config(config: Config) -> Config:
+    """`config` for the full-size stage after coarse ones: no style layer deeper than
+    `config.full_size_deepest`, so the network ends there.
+
+    The deep layers read the large forms (Gatys et al. 2017, on scale), which the coarse stages
+    have laid out; the full-size stage adds the fine texture. Leaving conv5_1 out there saves
+    conv4_3 to conv5_1 at the largest size: a quarter of an evaluation at 256 px.
+    """
+    if config.full_size_deepest is None:
+        return config
+    order = layer_names()
+    keep = [i for i, name in enumerate(config.style_layers)
+            if order.index(name) <= order.index(config.full_size_deepest)]
+    if len(keep) in (0, len(config.style_layers)):  # nothing deeper, or nothing left to match
+        return config
+    sources = config.style_layer_sources
+    return replace(config, style_layers=tuple(config.style_layers[i] for i in keep),
+                   style_layer_weights=tuple(config.style_layer_weights[i] for i in keep),
+                   style_layer_sources=None if sources is None else tuple(sources[i] for i in keep))
 
 
 def carry_up(image: Tensor, photo: Tensor, size: int, how: str = "image") -> Tensor:

@@ -26,7 +26,7 @@ from .errors import ConfigError, NonFiniteLossError
 from .images import ImageSource, check_size, image_size, load_image, long_side, resize, resize_to
 from .solve import Callback, SolveResult, StopFlag, solve
 from .speed.fastconv import use_low_memory
-from .stages import carry_up, min_side, network, pick_device, stage_config, stage_sizes
+from .stages import carry_up, full_size_config, min_side, network, pick_device, stage_config, stage_sizes
 from .targets import capture_content_targets, capture_style_targets
 from .vgg import Normalizer
 
@@ -122,7 +122,9 @@ def prepare(content: ImageSource | Inputs, styles: Styles | None = None, config:
         paintings = [resize_to(s, photo) for s in inputs.styles]
     else:
         paintings = [resize(s, config.style_size or config.size) for s in inputs.styles]
-    start = initial_image(photo, config) if init is None else resize_to(init, photo)
+    # Keeping the photo's colours (preserve_color), the "palette" start is the photo itself.
+    start = (initial_image(photo, config, () if config.preserve_color else paintings) if init is None
+             else resize_to(init, photo))
     seen, paintings, start = _colour_inputs(config, photo, paintings, start)
     held = {back: (_as_solved(config, resize_to(target, photo)),
                    resize(mask.to(photo.device), tuple(photo.shape[-2:]), mode="area"))
@@ -138,10 +140,22 @@ def prepare(content: ImageSource | Inputs, styles: Styles | None = None, config:
     return model
 
 
-def initial_image(content: Tensor, config: Config) -> Tensor:
-    """The starting image (1, 3, H, W): the content, uniform noise (seeded), or a file."""
+def initial_image(content: Tensor, config: Config, paintings: Sequence[Tensor] = ()) -> Tensor:
+    """The starting image (1, 3, H, W): the content, the content in the paintings' colours
+    ("palette"), uniform noise (seeded), or a file.
+
+    "palette" maps the photo's colours linearly to the mean and covariance of all the
+    paintings' pixels (`match_histogram`, the reverse of `preserve_color="histogram"`): the
+    palette is most of what the shallow style layers ask for, so the solve need not spend
+    iterations painting it in, and every edge of the photo stays where it was.
+    """
     if config.init == "content":
         return content.clone()
+    if config.init == "palette":
+        if not paintings:
+            return content.clone()
+        pooled = torch.cat([p.flatten(2) for p in paintings], dim=2).unsqueeze(2)  # (1, 3, 1, all pixels)
+        return match_histogram(content, pooled)
     if config.init == "noise":
         g = torch.Generator().manual_seed(config.seed)
         return torch.rand(content.shape, generator=g).to(content.device)
@@ -183,7 +197,8 @@ def stylize(
     A video frame's `Inputs` also carry where it starts and the earlier results that hold it
     (`init`, `temporal`: `video.paint` builds both from the optical flow).
 
-    Coarse stages run `config.coarse_iterations` each, the full-size stage `config.iterations`;
+    Coarse stages run `config.coarse_iterations` each, the full-size stage `config.iterations`
+    (after coarse stages without the style layers past `config.full_size_deepest`);
     `result.stages` records every stage. The result always ends at full size: a stop request,
     Ctrl-C or a non-finite loss in a coarse stage resizes the image up and makes the full-size
     model current. To continue at full size: `solve(result.model, config, result=result, iterations=n)`.
@@ -196,7 +211,7 @@ def stylize(
     result: SolveResult | None = None
     for i, size in enumerate(inputs.sizes):
         final = i == len(inputs.sizes) - 1
-        stage = stage_config(config, size, inputs.styles)
+        stage = stage_config(config, size, inputs.styles) if not (final and i) else full_size_config(config)
         start = inputs.init if result is None else carry_up(_current(result), inputs.content, size,
                                                             config.coarse_carry)
         model = prepare(inputs, config=stage, net=net, init=start, temporal=inputs.temporal)

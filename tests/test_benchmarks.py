@@ -11,6 +11,7 @@ from pathlib import Path
 
 import torch
 import torch.nn.functional as F
+from PIL import Image
 
 import nst_tutorial as nt
 from nst_tutorial.data import image_path
@@ -60,7 +61,9 @@ def test_forward_flops_counts_the_convolutions():
 
 
 def test_coarse_to_fine_starts_the_full_size_stage_closer_to_the_style():
-    base = nt.Config(size=64, iterations=3, coarse_iterations=15, scales=(1.0,))
+    # From the photo, the same objective in both stages: what the carry does, apart from the default's other choices
+    base = nt.Config(size=64, iterations=3, coarse_iterations=15, scales=(1.0,), init="content", coarse_content=1.0,
+                     full_size_deepest=None)
     assert stage_sizes(nt.Config(size=512, scales=(0.25, 0.5, 1.0))) == [128, 256, 512]
     single = nt.stylize(image_path("u_street_metro"), image_path("starry_night"), base, progress=False)
     multi = {carry: nt.stylize(image_path("u_street_metro"), image_path("starry_night"),
@@ -154,3 +157,32 @@ def test_classroom_benchmark_smoke_run_measures_memory_and_waits(tmp_path):
     (job,) = result["jobs"]
     assert job["status"] == "done" and job["ran"] > 0 and job["waited"] >= 0
     assert result["serve's last line"].startswith("nst-tutorial serve: stopped (visitors: 2, pictures painted: 1)")
+
+
+def test_grid_benchmark_smoke_runs_both_configs_scores_them_and_draws_the_sheet(tmp_path):
+    script = BENCH.with_name("grid.py")
+    proc = subprocess.run([sys.executable, str(script), "speed", "--smoke", "--json", str(tmp_path / "g.json"),
+                           "--sheet", str(tmp_path / "sheet.png")], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    report = json.loads((tmp_path / "g.json").read_text())
+    assert [r["held_out"] for r in report["rows"]] == [False, True]  # the first pair was looked at, the Kiss not
+    for row in report["rows"]:
+        for way in ("before", "now"):
+            assert row[way]["seconds"] > 0 and 0 < row[way]["content_fidelity"] <= 1 and row[way]["style_sw"] > 0
+        assert [s for s, _ in row["now"]["iterations"]] == [24, 48]  # coarse to fine, as the default
+    assert report["summary"]["time_ratio_median"] > 0
+    with Image.open(tmp_path / "sheet.png") as sheet:  # one row per pair, four pictures each
+        assert sheet.width == 4 * 160 and sheet.height > 2 * 160
+
+
+def test_the_grid_is_fixed_four_photos_by_three_paintings_with_a_third_held_out():
+    spec = importlib.util.spec_from_file_location("grid", BENCH.with_name("grid.py"))
+    grid = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(grid)
+    assert len(grid.GRID) == 12 == len(set(grid.GRID))
+    assert {p for p, _ in grid.GRID} == set(grid.PHOTOS) and {s for _, s in grid.GRID} == set(grid.PAINTINGS)
+    assert sum(map(grid.held_out, grid.GRID)) == 4
+    assert all(image_path(name).is_file() for pair in grid.GRID for name in pair)
+    before = grid.BEFORE  # the default before the grid: 160 coarse iterations, then up to 200, from the photo
+    assert (before.coarse_iterations, before.iterations, before.init) == (160, 200, "content")
+    assert (before.content_weight, before.coarse_content, before.full_size_deepest) == (0.4, 1.0, None)

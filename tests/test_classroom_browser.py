@@ -63,7 +63,9 @@ def stop_serve(process: subprocess.Popen) -> str:
 def server(tmp_path_factory):
     if sync_playwright is None:
         pytest.fail("playwright is missing: pip install -e '.[test]'")
-    process, url, teacher = start_serve("--size", "48", "--workers", "2", "--scales", "1", "--iterations", "40",
+    # From the photo (not the painting's palette): each picture must keep its own photo's colour to be told apart
+    process, url, teacher = start_serve("--size", "48", "--workers", "2", "--scales", "1", "--init", "content",
+                                        "--iterations", "40",
                                         "--tolerance", "0", "--style-weight", "0.5")
     yield {"url": url, "teacher": teacher}
     line = stop_serve(process)

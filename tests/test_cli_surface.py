@@ -84,7 +84,7 @@ def test_bundled_images_by_name_from_any_folder_and_a_path_wins(tmp_path):
     assert str(ROOT / "images" / "coffee.jpg") in start or "site-packages" in start
     assert " starry_night.jpg" in start and "images/starry_night.jpg" not in start  # the local file was used
     listing = run_cli("--list-images", cwd=tmp_path).stdout.splitlines()
-    assert len(listing) == 9 and any(re.match(r"coffee\.jpg\s+CC0$", line) for line in listing)
+    assert len(listing) == 12 and any(re.match(r"coffee\.jpg\s+CC0$", line) for line in listing)
 
 
 def test_start_line_lists_the_stages_that_run_and_bars_name_them(tmp_path):

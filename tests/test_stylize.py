@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
+import numpy as np
 import pytest
 import torch
 
@@ -114,3 +117,50 @@ def test_a_command_line_run_decodes_each_image_picks_the_device_and_plans_the_st
 
 def _raise(exc: type[BaseException]) -> None:
     raise exc
+
+
+def _start(config: nt.Config, styles: list) -> torch.Tensor:
+    """The image a run's first stage starts from, (1, 3, H, W) in [0, 1]."""
+    return nt.prepare(image_path(CONTENT), styles, config).rgb()
+
+
+def test_palette_start_is_the_photo_mapped_to_the_paintings_colour_mean_and_covariance():
+    from scipy.linalg import sqrtm
+
+    cfg = nt.Config(size=48, init="palette", scales=(1.0,))
+    styles = [image_path(STYLE), image_path("the_scream")]
+    photo = images.resize(images.load_image(image_path(CONTENT), 48), 48)
+    paintings = [images.resize(images.load_image(image_path(s), 48), 48) for s in styles]
+    # numpy's arithmetic, apart from the package's: pixels as rows, the paintings pooled
+    x = photo[0].flatten(1).double().numpy().T
+    pooled = torch.cat([p[0].flatten(1) for p in paintings], dim=1).double().numpy().T
+    a = sqrtm(np.cov(pooled.T, bias=True)) @ np.linalg.inv(sqrtm(np.cov(x.T, bias=True)))
+    expected = np.clip((x - x.mean(0)) @ a.real.T + pooled.mean(0), 0, 1).T.reshape(photo.shape)
+    got = _start(cfg, styles)
+    assert np.abs(got.double().numpy() - expected).max() < 1e-4
+    assert (got - photo).abs().mean() > 0.05  # the photo's colours did change
+
+
+def test_palette_start_keeps_the_photo_when_its_colours_are_kept():
+    cfg = nt.Config(size=48, init="palette", scales=(1.0,), preserve_color="histogram")
+    assert torch.equal(_start(cfg, [image_path(STYLE)]), _start(replace(cfg, init="content"), [image_path(STYLE)]))
+
+
+def test_the_full_size_stage_leaves_out_conv5_1_and_the_coarse_stage_weighs_the_content_less():
+    cfg = nt.Config(size=64, scales=(0.5, 1.0), coarse_iterations=3, iterations=2, tolerance=0.0)
+    weights: list[tuple[int, float, str]] = []
+
+    def watch(result, current):
+        weights.append((current.shape[-1], result.model.content_weight, list(result.model.net.named_children())[-1][0]))
+
+    result = nt.stylize(image_path(CONTENT), image_path(STYLE), cfg, progress=False, callback=watch)
+    assert weights == [(24, 0.5 * 0.8, "style_conv5_1")] * 3 + [(48, 0.5, "content_conv4_2")] * 2  # ends at conv4_2
+    deep = result.history["style/conv5_1"]
+    assert all(len(v) == len(result.iterations) == 5 for v in result.history.values())  # aligned: a gap, not a shift
+    assert all(np.isfinite(deep[:3])) and all(np.isnan(deep[3:]))
+    assert all(np.isfinite(result.history["style/conv4_1"]))
+    plain = nt.stylize(image_path(CONTENT), image_path(STYLE), replace(cfg, scales=(1.0,)), progress=False)
+    assert all(np.isfinite(plain.history["style/conv5_1"]))  # a plain solve keeps every layer
+    kept = replace(cfg, full_size_deepest=None)
+    assert all(np.isfinite(nt.stylize(image_path(CONTENT), image_path(STYLE), kept,
+                                      progress=False).history["style/conv5_1"]))

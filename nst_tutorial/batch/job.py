@@ -6,6 +6,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import math
 import os
 import re
 from collections.abc import Sequence
@@ -78,8 +79,8 @@ class JobResult:
 
     @property
     def losses(self) -> dict[str, float]:
-        """Each loss term's last value."""
-        return {term: values[-1] for term, values in self.history.items() if values}
+        """Each loss term's last value (a term the last stage left out has none)."""
+        return {term: values[-1] for term, values in self.history.items() if values and not math.isnan(values[-1])}
 
 
 def jobs(contents: Sequence[str | os.PathLike[str]], styles: Sequence[str | os.PathLike[str] | Sequence],

@@ -7,7 +7,7 @@ from collections.abc import Callable
 from dataclasses import fields, replace
 from typing import Any, NoReturn
 
-from ..config import COARSE_CARRIES, COLOR_MATCHES, OPTIMIZERS, POOLINGS, WEIGHTS, Config
+from ..config import COARSE_CARRIES, COLOR_MATCHES, OPTIMIZERS, POOLINGS, SEED_ITERATIONS, WEIGHTS, Config
 from ..style_losses import KINDS
 
 DEFAULTS = {f.name: f.default for f in fields(Config)}
@@ -98,7 +98,8 @@ def add_settings(p: argparse.ArgumentParser, size_help: str | None = None) -> No
                    help="curvature pairs L-BFGS keeps: each holds two copies of the image, taken at the start "
                         f"(default: {d('lbfgs_history')})")
     p.add_argument("--single-scale", action="store_true",
-                   help="the seed's plain solve: every iteration at full size, no coarse stages")
+                   help=f"the seed's plain solve: every iteration at full size, no coarse stages ({SEED_ITERATIONS} "
+                        "unless -n says otherwise)")
     p.add_argument("--style-layers", type=parse_layers, metavar="L[:W],...",
                    help="style layers with weights (default: conv1_1..conv5_1 at 0.2 each)")
     p.add_argument("--content-layers", type=lambda t: parse_layers(t, 1.0), metavar="L[:W],...",
@@ -124,7 +125,8 @@ def add_settings(p: argparse.ArgumentParser, size_help: str | None = None) -> No
                    help=f"weight of the content term; larger keeps more of the photo (default: {d('content_weight')})")
     p.add_argument("--tv-weight", type=float,
                    help=f"total-variation weight; > 0 smooths pixel noise (default: {d('tv_weight')})")
-    p.add_argument("--init", help=f"start from: content, noise, or an image file (default: {d('init')})")
+    p.add_argument("--init", help=f"start from: content, palette (the photo in the paintings' colours), noise, "
+                                  f"or an image file (default: {d('init')})")
     p.add_argument("--seed", type=int, help=f"random seed for --init noise (default: {d('seed')})")
     p.add_argument("--pooling", choices=POOLINGS,
                    help=f"max, as VGG19 was trained, or avg, as Gatys et al. suggest (default: {d('pooling')})")
@@ -157,6 +159,8 @@ def config_from_args(args: argparse.Namespace) -> Config:
              "direct_conv": ("fast_conv", False), "single_scale": ("scales", (1.0,)),
              "low_memory": ("low_memory", True)}
     changes.update(pair for flag, pair in flags.items() if getattr(args, flag))
+    if args.single_scale:
+        changes.setdefault("iterations", SEED_ITERATIONS)  # every one at full size, as the seed
     return replace(PRESETS[args.preset](), **changes)
 
 

@@ -19,7 +19,7 @@ from .. import cost as estimator
 from ..cost import Calibration, Estimate
 from ..batch import Job
 from ..batch.pool import cores
-from ..config import Config
+from ..config import INITS, Config
 from ..data import CONTENT, STYLE, bundled_images, image_path, image_sources, resolve_image
 from ..errors import NonFiniteLossError, NSTError
 from ..images import ImageSource, check_output_path, save_image
@@ -113,7 +113,7 @@ def job_from_args(args: argparse.Namespace) -> Job:
     """The settings, with every image name resolved to a file; raises `NSTError` for a bad one."""
     if args.save_every < 0:
         raise NSTError(f"--save-every must be 0 (off) or a positive number of iterations, got {args.save_every}")
-    if args.init not in (None, "content", "noise"):
+    if args.init not in (None, *INITS):
         args = argparse.Namespace(**{**vars(args), "init": str(resolve_image(args.init))})
     return Job(resolve_image(args.content) if args.content else image_path(CONTENT),
                tuple(resolve_image(s) for s in args.style) if args.style else (image_path(STYLE),),

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from ..config import Config
 from ..data import CONTENT, image_path
 from ..images import ImageSource, long_side
+from ..stages import full_size_config
 from ..stylize import Plan, make_plan
 from .calibration import Calibration, calibrate
 from .model import flop_split, model_bytes
@@ -68,7 +69,8 @@ def estimate(config: Config, content: ImageSource | int | tuple[int, int] | None
     for i, side in enumerate(plan.sizes):
         sh, sw = long_side(h, w, side)
         peak = max(peak, cal.baseline_mb + cal.peak_factor * model_bytes(counted, sh, sw, regions) / 2**20)
-        per_iteration = seconds_per_iteration(counted, sh, sw, cal, regions)
+        stage = full_size_config(counted) if 0 < i == len(plan.sizes) - 1 else counted
+        per_iteration = seconds_per_iteration(stage, sh, sw, cal, regions)
         seconds += per_iteration * (config.iterations if i == len(plan.sizes) - 1 else config.coarse_iterations)
     return Estimate(peak, per_iteration, seconds, (h, w), tuple(plan.sizes), capped=config.tolerance > 0)
 

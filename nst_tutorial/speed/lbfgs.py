@@ -61,7 +61,7 @@ class LBFGS:
             self.last_step = torch.zeros_like(grad)  # not downhill: stay, and learn nothing from it
             return loss
         self.last_step = direction.mul(t)
-        self.x.add_(self.last_step.view_as(self.x))
+        self.x.add_(direction.view_as(self.x), alpha=t)  # torch's update, x + t d in one rounding
         return loss
 
     def remember(self, s: Tensor, y: Tensor) -> None:
