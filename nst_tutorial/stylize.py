@@ -223,12 +223,12 @@ def stylize(
                   result=result, callback=callback, stop=stop, progress=progress,
                   label=f"stage {i + 1}/{len(inputs.sizes)}, {size} px")
         except NonFiniteLossError:
-            if not final:
-                result.begin_stage(prepare(inputs, config=config, net=net, init=result.image,
+            if not final:  # the full-size model this run would have made
+                result.begin_stage(prepare(inputs, config=full_size_config(config), net=net, init=result.image,
                                            temporal=inputs.temporal))
             raise
         if result.stopped and not final:
-            result.begin_stage(prepare(inputs, config=config, net=net, init=_current(result),
+            result.begin_stage(prepare(inputs, config=full_size_config(config), net=net, init=_current(result),
                                        temporal=inputs.temporal))
             break
     assert result is not None  # stage_sizes always keeps the full-size stage

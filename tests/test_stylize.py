@@ -38,6 +38,7 @@ def test_stop_in_a_coarse_stage_returns_a_full_size_image_that_continues_at_full
                         callback=lambda r, current: r.iterations[-1] == 3 and _raise(KeyboardInterrupt))
     assert result.stopped and result.iterations == [1, 2, 3]
     assert result.image.shape[-2:] == (64, 48) and result.model.image.shape[-2:] == (64, 48)
+    assert list(result.model.net.named_children())[-1][0] == "content_conv4_2"  # the full-size stage it would run
     assert [(s.height, s.iterations) for s in result.stages] == [(32, 3), (64, 0)]
     assert result.summary() == (f"3 iterations (none at full size: stopped in the 32 px stage, its picture resized "
                                 f"up), loss {result.total[-1]:.4g}")  # not a best loss of inf
