@@ -339,6 +339,15 @@ def canvas_ink(canvas) -> float:
                                      return s / (d.length / 4); }""")
 
 
+def canvas_row(canvas, y: float) -> list[float]:
+    """The mean RGBA of a canvas's row at height fraction `y`."""
+    return canvas.evaluate("""(c, y) => { const r = Math.floor(y * c.height);
+                                          const d = c.getContext('2d').getImageData(0, r, c.width, 1).data;
+                                          const s = [0, 0, 0, 0];
+                                          for (let i = 0; i < d.length; i++) s[i % 4] += d[i];
+                                          return s.map(v => v / c.width); }""", y)
+
+
 def test_the_painter_after_a_reload_shows_the_photo_and_the_strokes(page, lab):
     evaluator_with_regions(page, lab)
     canvases = page.locator(f"{OUTPUT} canvas")
@@ -346,8 +355,8 @@ def test_the_painter_after_a_reload_shows_the_photo_and_the_strokes(page, lab):
     canvases.last.scroll_into_view_if_needed()
     drag(page, canvases.last.bounding_box(), 0.5)
     painted = canvases.last  # the painter draws its layers (photo, strokes) into one canvas here
-    before = canvas_ink(painted)
-    assert before > 0
+    before, stroke, photo = canvas_ink(painted), canvas_row(painted, 0.5), canvas_row(painted, 0.2)
+    assert before > 0 and max(abs(a - b) for a, b in zip(stroke, photo)) > 20  # the stroke shows
     page.locator(".lm-MenuBar-itemLabel", has_text="File").first.click()  # the outputs, with the widget's view,
     page.locator(".lm-Menu-itemLabel", has_text=re.compile(r"^Save Notebook$")).first.click()  # go to the file
     expect(page.locator(".jp-mod-dirty")).to_have_count(0, timeout=20_000)
@@ -362,7 +371,15 @@ def test_the_painter_after_a_reload_shows_the_photo_and_the_strokes(page, lab):
         ink = canvas_ink(canvases.last)
         if ink == pytest.approx(before, rel=0.05):
             break
-    assert ink == pytest.approx(before, rel=0.05)  # photo and stroke, not a blank canvas
+    assert ink == pytest.approx(before, rel=0.05)  # not a blank canvas, nor strokes alone
+    assert canvas_row(canvases.last, 0.5) == pytest.approx(stroke, abs=3)  # the stroke over the photo
+    assert canvas_row(canvases.last, 0.2) == pytest.approx(photo, abs=3)  # the photo where none is
+    drag(page, canvases.last.bounding_box(), 0.2)  # and the brush still paints in the reloaded page
+    repainted, deadline = photo, time.monotonic() + 20
+    while time.monotonic() < deadline and max(abs(a - b) for a, b in zip(repainted, photo)) <= 20:
+        page.wait_for_timeout(250)
+        repainted = canvas_row(canvases.last, 0.2)
+    assert max(abs(a - b) for a, b in zip(repainted, photo)) > 20
     assert page.get_by_text("Error displaying widget").count() == 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import subprocess
 import sys
 from dataclasses import replace
@@ -17,6 +18,7 @@ from nst_tutorial.control import colour, regions
 from nst_tutorial.data import image_path
 from nst_tutorial.widgets import Evaluator
 from nst_tutorial.widgets import MaskPainter
+from nst_tutorial.widgets.painter import photo_pixels
 
 
 def test_yiq_is_scikit_images_and_inverts():
@@ -232,20 +234,44 @@ def test_a_mask_tensor_with_the_wrong_number_of_regions_is_refused():
 
 
 def test_the_painter_draws_the_photo_and_its_strokes_again_for_a_new_view(monkeypatch):
-    """A reloaded page gets blank layers, made one by one; each layer replays what the kernel
-    holds for it when its own view is ready, in whichever order they come."""
+    """A reloaded page gets blank layers, made while the kernel's drawing commands may still be
+    lost: each layer's pixels are in its state (which a layer draws when it is made), and the
+    stroke layer also replays the strokes when its view is ready."""
     painter = MaskPainter(image_path("u_street_metro"), ["a", "b"], width=64)
+    photo, strokes = painter.canvas._canvases
+    state = np.asarray(Image.open(io.BytesIO(photo.image_data)))
+    assert state.shape == (64, 48, 3) and (state == photo_pixels(image_path("u_street_metro"), 64)).all()
+    assert strokes.sync_image_data and not photo.sync_image_data  # the page sends the strokes back
     painter._down(10, 10)
     painter._move(30, 20)
     painter._up(30, 20)
     drawn: list[str] = []
-    monkeypatch.setattr(painter.canvas[0], "put_image_data", lambda data, x, y: drawn.append(f"photo {data.shape}"))
-    monkeypatch.setattr(painter.canvas[1], "stroke_line", lambda *points: drawn.append(f"stroke {points}"))
+    monkeypatch.setattr(strokes, "stroke_line", lambda *points: drawn.append(f"stroke {points}"))
+    monkeypatch.setattr(strokes, "fill_circle", lambda *circle: drawn.append(f"dab {circle}"))
+    strokes._handle_frontend_event(None, {"event": "client_ready"}, None)
+    assert drawn == ["dab (10, 10, 2.0)", "stroke (10, 10, 30, 20)"]
+    assert strokes.stroke_style == "rgba(230, 25, 75, 0.55)"  # translucent by its colour, PALETTE[0]
+
+
+def test_after_a_new_page_the_painters_next_command_names_its_canvas(monkeypatch):
+    """ipycanvas' kernel side names a canvas only when it changes; a reloaded page knows none, and a
+    command without one fails there and stops every later one (ipycanvas issue #322)."""
+    from ipycanvas.canvas import COMMANDS
+
+    painter = MaskPainter(image_path("u_street_metro"), ["a", "b"], width=64)
     photo, strokes = painter.canvas._canvases
-    strokes._handle_frontend_event(None, {"event": "client_ready"}, None)  # the stroke layer first: the
-    assert drawn == ["stroke (10, 10, 30, 20)"]  # photo layer may not exist yet in the page
-    photo._handle_frontend_event(None, {"event": "client_ready"}, None)
-    assert drawn == ["stroke (10, 10, 30, 20)", "photo (64, 48, 3)"]
+    painter._down(10, 10)  # the kernel's side now remembers the stroke layer
+    sent: list = []
+    monkeypatch.setattr(painter.canvas._canvas_manager, "_send_custom",
+                        lambda command, buffers=(): sent.append(command))
+    switch = [COMMANDS["switchCanvas"], [f"IPY_MODEL_{strokes.model_id}"]]
+    painter._move(20, 20)  # the same page: no need to name the canvas again
+    assert sent and switch not in sent and not any(switch in c for c in sent if isinstance(c[0], list))
+    sent.clear()
+    photo._handle_frontend_event(None, {"event": "client_ready"}, None)  # a reloaded page
+    assert sent == []  # nothing for the stroke layer, which may not exist in that page yet
+    painter._move(30, 30)
+    assert sent[0] == switch or sent[0][0] == switch
 
 
 def test_renaming_the_painters_styles_keeps_the_strokes():

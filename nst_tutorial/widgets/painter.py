@@ -8,6 +8,7 @@ ipycanvas `MultiCanvas`, the strokes drawn over it, and the controls.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+import io
 import os
 from typing import TYPE_CHECKING, Any
 
@@ -80,7 +81,12 @@ class MaskPainter(W.VBox):
         # Shown at its own pixel size: stretched to the page's width, it could outgrow the screen.
         self.canvas = MultiCanvas(2, width=w, height=h, layout=W.Layout(width=f"{w}px", height=f"{h}px"))
         self.canvas[0].put_image_data(self.pixels, 0, 0)
-        self.canvas[1].global_alpha = 0.55
+        # A reloaded page makes new, blank layers while the kernel's drawing commands can still be
+        # lost (the page restores ipycanvas' command channel and the layers in parallel). So each
+        # layer's pixels also travel as its state, which a layer draws itself when it is made:
+        # the photo's set here, the strokes' sent back by the page after every change.
+        self.canvas[0].set_trait("image_data", png_bytes(self.pixels))
+        self.canvas[1].sync_image_data = True
         self.style = W.ToggleButtons(options=[(n, i) for i, n in enumerate(style_names)], value=0,
                                      description="paint for")
         self.style.style.button_width = "auto"
@@ -95,10 +101,7 @@ class MaskPainter(W.VBox):
         self.canvas.on_mouse_move(self._move)
         self.canvas.on_mouse_up(self._up)
         self.canvas.on_mouse_out(self._up)
-        # A canvas keeps no state in the page: a reloaded page, or a second view of the widget,
-        # gets blank layers. Each layer draws itself again when its own view is ready: the page
-        # creates the layers one by one, and a command sent before a layer exists is lost.
-        self.canvas[0].on_client_ready(self._replay_photo)
+        self.canvas[0].on_client_ready(self._new_page)
         self.canvas[1].on_client_ready(self._replay_strokes)
         self.undo_button.on_click(self._undo)
         self.clear_button.on_click(self._clear)
@@ -157,24 +160,36 @@ class MaskPainter(W.VBox):
         self.model.strokes.clear()
         self._redraw()
 
-    @shows_errors
-    def _replay_photo(self) -> None:
-        """The photo, drawn again for a layer that starts blank."""
-        self.canvas[0].put_image_data(self.pixels, 0, 0)
-
-    @shows_errors
-    def _replay_strokes(self) -> None:
-        """Every stroke so far, drawn again for a layer that starts blank (and forgot its alpha)."""
-        self.canvas[1].global_alpha = 0.55
-        self._redraw()
-
     def _dab(self, x: float, y: float) -> None:
         layer = self.canvas[1]
         layer.fill_style = self._colour()
         layer.fill_circle(x, y, self.brush.value / 2)
 
     def _colour(self, style: int | None = None) -> str:
-        return PALETTE[(self.style.value if style is None else style) % len(PALETTE)]
+        """The style's colour, translucent so the photo shows through (a colour's own alpha, not
+        the layer's: a new layer in the page would forget that)."""
+        colour = PALETTE[(self.style.value if style is None else style) % len(PALETTE)]
+        r, g, b = (int(colour[i:i + 2], 16) for i in (1, 3, 5))
+        return f"rgba({r}, {g}, {b}, 0.55)"
+
+    @shows_errors
+    def _new_page(self) -> None:
+        """A layer is new in a page (a reload, or another page)."""
+        self._name_the_next_canvas()
+
+    @shows_errors
+    def _replay_strokes(self) -> None:
+        """Every stroke so far, drawn again for a stroke layer that is new in the page (the model
+        is the strokes' truth: the page's copy may lag it). Only on this layer: the photo layer
+        may not exist in the page yet, and a command for it would fail."""
+        self._name_the_next_canvas()
+        self._redraw()
+
+    def _name_the_next_canvas(self) -> None:
+        """A new page's ipycanvas channel knows no canvas yet, while the kernel's side remembers
+        the last one it drew on and would not name it again; a command without a canvas fails
+        there and stops every later one in that page (ipycanvas issue #322)."""
+        self.canvas._canvas_manager._current_canvas = None
 
     def _redraw(self) -> None:
         """Repaint the stroke layer from the model (after undo or clear)."""
@@ -187,6 +202,13 @@ class MaskPainter(W.VBox):
                 layer.fill_circle(*s.points[0], s.radius)
                 for (x0, y0), (x1, y1) in zip(s.points, s.points[1:]):
                     layer.stroke_line(x0, y0, x1, y1)
+
+
+def png_bytes(pixels: np.ndarray) -> bytes:
+    """(H, W, 3) uint8 as a PNG file's bytes."""
+    buffer = io.BytesIO()
+    Image.fromarray(pixels).save(buffer, format="PNG")
+    return buffer.getvalue()
 
 
 def photo_pixels(content: PhotoSource, width: int) -> np.ndarray:
