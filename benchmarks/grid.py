@@ -53,7 +53,7 @@ RACE_CAP = 300  # full-size iterations at most in the race, which stops once bot
 
 # The default of commit e7ee3bf, before the grid: every field where today's differs.
 BEFORE = replace(nt.Config(), content_weight=0.4, coarse_content=1.0, full_size_deepest=None, coarse_iterations=160,
-                 iterations=200, init="content")
+                 iterations=200, init="content", precision="float32")
 
 
 def held_out(pair: tuple[str, str]) -> bool:

@@ -4,7 +4,9 @@ the coarse-to-fine stages with the hand-over from one to the next."""
 from __future__ import annotations
 
 import math
+import warnings
 from collections.abc import Sequence
+from functools import cache
 from dataclasses import replace
 
 import torch
@@ -13,6 +15,7 @@ from torch import Tensor
 from .config import Config
 from .errors import ConfigError
 from .images import resize
+from .speed.bf16 import bf16_ready
 from .vgg import build_vgg19, layer_names, tap
 
 
@@ -48,6 +51,23 @@ def available_devices() -> list[str]:
 
 def _mps() -> bool:
     return bool(getattr(torch.backends, "mps", None) and torch.backends.mps.is_available())
+
+
+def wants_bf16(config: Config) -> bool:
+    """Whether `config` runs the CPU convolutions in bfloat16: "bfloat16" does where `bf16_ready()`
+    (elsewhere it warns once and runs in float32); "auto" does there for the Gram style loss only,
+    the one whose pictures were judged in it (the Gaussian MMD's solve did not descend in it)."""
+    if config.precision == "float32" or (config.precision == "auto" and config.style_loss != "gram"):
+        return False
+    if not bf16_ready() and config.precision == "bfloat16":
+        _warn_no_bf16()
+    return bf16_ready()
+
+
+@cache
+def _warn_no_bf16() -> None:
+    warnings.warn("this CPU has no bfloat16 convolutions in oneDNN: precision='bfloat16' runs in float32",
+                  RuntimeWarning, stacklevel=3)
 
 
 def deepest_layer(config: Config) -> str:

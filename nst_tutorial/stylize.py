@@ -25,8 +25,9 @@ from .control.regions import MaskSources, load_masks
 from .errors import ConfigError, NonFiniteLossError
 from .images import ImageSource, check_size, image_size, load_image, long_side, resize, resize_to
 from .solve import Callback, SolveResult, StopFlag, solve
-from .speed.fastconv import use_low_memory
-from .stages import carry_up, full_size_config, min_side, network, pick_device, stage_config, stage_sizes
+from .speed.fastconv import use_bf16, use_low_memory
+from .stages import (carry_up, full_size_config, min_side, network, pick_device, stage_config, stage_sizes,
+                     wants_bf16)
 from .targets import capture_content_targets, capture_style_targets
 from .vgg import Normalizer
 
@@ -131,6 +132,7 @@ def prepare(content: ImageSource | Inputs, styles: Styles | None = None, config:
             for back, (target, mask) in (temporal or {}).items()}
     net = net if net is not None else network(config, inputs.device)
     use_low_memory(net, config.low_memory)  # before the targets: their full-size pass would grow NNPACK's workspace
+    use_bf16(net, wants_bf16(config))  # the targets too: in the same rounding as the image they meet
     norm = Normalizer(config.weights)
     masks = None if inputs.masks is None else resize(inputs.masks, tuple(photo.shape[-2:]), mode="area")
     style_t = capture_style_targets(net, norm, paintings, config, per_style=masks is not None)

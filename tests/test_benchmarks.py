@@ -116,7 +116,8 @@ def test_the_race_weighs_our_content_by_the_balance_but_judges_at_pastiches_weig
             "lbfgs_history": 5, "content_balance": 2.0}
     cfg = bench.race_config(spec)
     assert cfg.content_weight == 2.0 * bench.pastiche_objective(48).content_weight
-    assert (cfg.scales, cfg.iterations, cfg.tolerance) == ((0.5, 1.0), 3, 0.0)
+    assert (cfg.scales, cfg.iterations, cfg.tolerance, cfg.precision) == ((0.5, 1.0), 3, 0.0, "float32")
+    assert bench.race_config({**spec, "precision": "auto"}).precision == "auto"  # our side: as `our_command` asks
     content, style = image_path("u_street_metro"), image_path("starry_night")
     ours, theirs = nt.prepare(content, style, cfg), nt.prepare(content, style, bench.pastiche_objective(48))
     x = torch.rand(1, 3, *ours.image.shape[-2:], generator=torch.Generator().manual_seed(0))
@@ -186,3 +187,4 @@ def test_the_grid_is_fixed_four_photos_by_three_paintings_with_a_third_held_out(
     before = grid.BEFORE  # the default before the grid: 160 coarse iterations, then up to 200, from the photo
     assert (before.coarse_iterations, before.iterations, before.init) == (160, 200, "content")
     assert (before.content_weight, before.coarse_content, before.full_size_deepest) == (0.4, 1.0, None)
+    assert before.precision == "float32"  # e7ee3bf had only float32 convolutions

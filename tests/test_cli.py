@@ -54,6 +54,7 @@ def test_switches_reach_the_config():
     assert (cfg.fast_conv, cfg.scales, cfg.relu_in_place) == (False, (1.0,), False)
     assert cfg.iterations == 200 != Config().iterations  # a plain solve gets the seed's iterations...
     assert config_from_args(build_parser().parse_args(["--single-scale", "-n", "7"])).iterations == 7  # ...unless -n
+    assert config_from_args(build_parser().parse_args(["--precision", "float32"])).precision == "float32"
 
 
 def test_style_loss_option_brings_its_own_weight_unless_given():

@@ -14,11 +14,16 @@ from nst_tutorial.cost import model as M
 from nst_tutorial.stages import full_size_config
 
 
+F32 = nt.Config(precision="float32")  # NNPACK and Winograd's paths, not bfloat16's
+
+
 def hooked_saved_bytes(config: nt.Config, height: int, width: int) -> int:
     """The reference: the bytes of every distinct non-weight storage autograd saves in one forward."""
     model = nt.prepare(torch.rand(1, 3, height, width), torch.rand(1, 3, height, width),
                        nt.Config(**{**config.__dict__, "size": max(height, width)}))
+    model()  # the bfloat16 weights are made on the first pass, and kept like the weights
     fixed = {p.untyped_storage().data_ptr() for p in model.net.parameters()}
+    fixed |= {m._bf16[1].untyped_storage().data_ptr() for m in model.net.modules() if getattr(m, "_bf16", None)}
     seen: dict[int, int] = {}
 
     def pack(t):
@@ -33,15 +38,17 @@ def hooked_saved_bytes(config: nt.Config, height: int, width: int) -> int:
 
 
 @pytest.mark.parametrize("config, shape", [
-    (nt.Config(), (128, 96)),  # NNPACK on blocks 1-2, Winograd on 3, direct on 4-5
-    (nt.Config(), (256, 192)),  # NNPACK on blocks 1-3, Winograd on 4, direct on 5
+    (F32, (128, 96)),  # NNPACK on blocks 1-2, Winograd on 3, direct on 4-5
+    (F32, (256, 192)),  # NNPACK on blocks 1-3, Winograd on 4, direct on 5
     (nt.Config(fast_conv=False), (96, 80)),
-    (nt.Config(low_memory=True), (256, 192)),  # no Winograd: the direct path keeps its inputs
-    (nt.Config(ceil_mode=True), (90, 70)),
-    (nt.Config(style_layers=("conv1_1", "conv3_1"), style_layer_weights=(1.0, 1.0), content_layers=("conv2_2",)),
+    (replace(F32, low_memory=True), (256, 192)),  # no Winograd: the direct path keeps its inputs
+    (replace(F32, ceil_mode=True), (90, 70)),
+    (replace(F32, style_layers=("conv1_1", "conv3_1"), style_layer_weights=(1.0, 1.0), content_layers=("conv2_2",)),
      (64, 64)),
+    (nt.Config(precision="bfloat16"), (256, 192)),  # every convolution keeps its input in bfloat16
+    (nt.Config(precision="bfloat16", ceil_mode=True), (90, 70)),
 ])
-def test_the_count_of_saved_bytes_is_what_autograd_keeps(config, shape):
+def test_the_count_of_saved_bytes_is_what_autograd_keeps(config, shape):  # F32: the float32 paths
     assert M.saved_bytes(config, *shape) == hooked_saved_bytes(config, *shape)
 
 
@@ -64,7 +71,7 @@ def test_estimate_follows_the_model_through_the_stages():
 
 def test_the_flop_split_follows_where_the_fast_algorithms_run():
     cfg = nt.Config(style_layers=("conv1_1",), style_layer_weights=(1.0,), content_layers=("conv2_1",),
-                    device="cpu")
+                    device="cpu", precision="float32")
     direct, fast = M.flop_split(cfg, 64, 64)  # conv1_x at 64x64 positions: NNPACK; conv2_1 at 32x32: Winograd
     assert fast == 2 * 9 * ((3 * 64 + 64 * 64) * 64 * 64 + 64 * 128 * 32 * 32)
     assert direct == 2 * 64 * 64 * 64 * 64  # the Gram of conv1_1
@@ -75,9 +82,9 @@ def test_the_flop_split_follows_where_the_fast_algorithms_run():
 
 
 @pytest.mark.parametrize("cfg, shape", [
-    (nt.Config(device="cpu"), (256, 192)),
-    (nt.Config(device="cpu"), (128, 96)),
-    (nt.Config(device="cpu", ceil_mode=True), (62, 66)),  # block 3 at 16x17 rounded up (Winograd), 15x16 down
+    (replace(F32, device="cpu"), (256, 192)),
+    (replace(F32, device="cpu"), (128, 96)),
+    (replace(F32, device="cpu", ceil_mode=True), (62, 66)),  # block 3 at 16x17 rounded up (Winograd), 15x16 down
 ])
 def test_the_winograd_kernels_counted_are_those_the_network_holds(cfg, shape):
     from nst_tutorial.speed.fastconv import Conv3x3
@@ -89,8 +96,21 @@ def test_the_winograd_kernels_counted_are_those_the_network_holds(cfg, shape):
     assert held == M.winograd_bytes(cfg, *shape) > 0
 
 
+def test_the_bfloat16_weights_counted_are_those_the_network_holds():
+    from nst_tutorial.speed.bf16 import bf16_ready
+    from nst_tutorial.speed.fastconv import Conv3x3
+
+    cfg, shape = nt.Config(device="cpu", precision="bfloat16", size=128), (128, 96)
+    model = nt.prepare(torch.rand(1, 3, *shape), torch.rand(1, 3, *shape), cfg)
+    with torch.no_grad():
+        model()
+    held = sum(m._bf16[1].nbytes for m in model.net.modules() if isinstance(m, Conv3x3) and m._bf16)
+    assert held == M.bf16_bytes(cfg, *shape) and (held > 0) == bf16_ready()
+    assert M.bf16_bytes(F32, *shape) == 0
+
+
 def test_nnpacks_workspace_follows_the_widest_layer_nnpack_runs():
-    cfg = nt.Config(device="cpu")
+    cfg = replace(F32, device="cpu")
     assert M.nnpack_bytes(cfg, 512, 384) == 512 * 512 * 256 * 4  # conv4_x at 64x48 takes NNPACK
     assert M.nnpack_bytes(cfg, 256, 192) == 256 * 256 * 256 * 4  # conv3_x at 64x48; conv4_x takes Winograd
     assert M.nnpack_bytes(nt.Config(fast_conv=False), 512, 384) == 0

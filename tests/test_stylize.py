@@ -155,7 +155,8 @@ def test_the_full_size_stage_leaves_out_conv5_1_and_the_coarse_stage_weighs_the_
         weights.append((current.shape[-1], result.model.content_weight, list(result.model.net.named_children())[-1][0]))
 
     result = nt.stylize(image_path(CONTENT), image_path(STYLE), cfg, progress=False, callback=watch)
-    assert weights == [(24, 0.5 * 0.8, "style_conv5_1")] * 3 + [(48, 0.5, "content_conv4_2")] * 2  # ends at conv4_2
+    c = cfg.content_weight
+    assert weights == [(24, c * 0.8, "style_conv5_1")] * 3 + [(48, c, "content_conv4_2")] * 2  # ends at conv4_2
     deep = result.history["style/conv5_1"]
     assert all(len(v) == len(result.iterations) == 5 for v in result.history.values())  # aligned: a gap, not a shift
     assert all(np.isfinite(deep[:3])) and all(np.isnan(deep[3:]))

@@ -130,6 +130,7 @@ def test_evaluator_settings_follow_the_controls():
     assert cfg.style_layers == ("conv1_1", "conv2_1", "conv3_1", "conv4_1", "conv2_2")
     assert cfg.style_layer_weights[-1] == 0.5 and cfg.optimizer == "adam" and cfg.event_gate is False
     assert cfg.scales == (0.5, 1.0) and cfg.preserve_color == "luminance"
+    assert replace(Evaluator().settings(app.controller.config), size=256) == nt.Config()  # the default, at 192 px
 
 
 def upload(app_widget, name: str, data: bytes) -> None:

@@ -124,9 +124,9 @@ def fit(config: Config, measured: dict) -> Calibration:
 
 
 def _calibration_settings(config: Config) -> dict:
-    # low_memory changes the algorithms (no Winograd), so it is measured apart
+    # low_memory and precision change the algorithms (no Winograd; bfloat16), so each is measured apart
     return {"fast_conv": config.fast_conv, "weights": config.weights, "device": config.device,
-            "low_memory": config.low_memory}
+            "low_memory": config.low_memory, "precision": config.precision}
 
 
 def cache_path(config: Config) -> Path:

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 
 from ..config import Config
 from ..speed.fastconv import Conv3x3
-from ..stages import deepest_layer, pick_device
+from ..stages import deepest_layer, pick_device, wants_bf16
 from ..vgg import channels, layer_names
 
 
@@ -54,6 +54,12 @@ def nnpack_bytes(config: Config, height: int, width: int) -> int:
                 if conv_path(config, h, w) == "nnpack"), default=0)
 
 
+def bf16_bytes(config: Config, height: int, width: int) -> int:
+    """Bytes of the bfloat16 weights the layers on the bfloat16 path hold: 2 per weight."""
+    return sum(9 * c_in * c_out * 2 for c_in, c_out, h, w in _conv_maps(config, height, width)
+               if conv_path(config, h, w) == "bf16")
+
+
 def winograd_bytes(config: Config, height: int, width: int) -> int:
     """Bytes of the transformed kernels the layers on Winograd's path hold: 36 per 9 weights."""
     return sum(36 * c_in * c_out * 4 for c_in, c_out, h, w in _conv_maps(config, height, width)
@@ -63,7 +69,9 @@ def winograd_bytes(config: Config, height: int, width: int) -> int:
 def conv_path(config: Config, h: int, w: int) -> str:
     """The algorithm `Conv3x3.path` picks for a map of h x w on the device `config` picks."""
     cpu = config.device == "cpu" or (config.device == "auto" and pick_device("auto").type == "cpu")
-    return Conv3x3.fast_path(h * w, config.low_memory) if config.fast_conv and cpu else "direct"
+    if not (config.fast_conv and cpu):
+        return "direct"
+    return "bf16" if wants_bf16(config) else Conv3x3.fast_path(h * w, config.low_memory)
 
 
 def saved_bytes(config: Config, height: int, width: int) -> int:
@@ -72,7 +80,8 @@ def saved_bytes(config: Config, height: int, width: int) -> int:
     What each layer keeps: a ReLU its output; a max-pool its indices (int64, at its output's
     size; its input is the ReLU output already kept); a convolution its input when PyTorch's
     direct path runs it, and nothing when a fast one does (its backward needs only the weights),
-    so only a convolution right after a pool adds bytes; a style loss three C x C matrices; a
+    so only a convolution right after a pool adds bytes; in bfloat16 every convolution keeps its
+    input's bfloat16 copy; a style loss three C x C matrices; a
     content loss two copies of its feature map. `tests/test_estimate.py` checks the count
     against the tensors autograd really saves.
     """
@@ -84,8 +93,11 @@ def saved_bytes(config: Config, height: int, width: int) -> int:
     for name in names[: names.index(deepest_layer(config)) + 1]:
         c = channels(name)
         if name.startswith("conv"):
-            if conv_path(config, h, w) == "direct" and keeps_input:
-                per_block[-1] += (3 if name == "conv1_1" else channels(names[names.index(name) - 1])) * h * w * 4
+            c_in = 3 if name == "conv1_1" else channels(names[names.index(name) - 1])
+            if conv_path(config, h, w) == "bf16":
+                per_block[-1] += c_in * h * w * 2  # its input, cast to bfloat16 for this call
+            elif conv_path(config, h, w) == "direct" and keeps_input:
+                per_block[-1] += c_in * h * w * 4
             keeps_input = False
         elif name.startswith("relu"):
             per_block[-1] += c * h * w * 4
@@ -109,14 +121,15 @@ def _block(name: str) -> int:
 
 def model_bytes(config: Config, height: int, width: int, regions: int = 1) -> float:
     """The model's memory count above the baseline: saved tensors, L-BFGS history (bfloat16 with
-    `config.low_memory`), image buffers, the kernels Winograd's path transformed, NNPACK's workspace;
-    with `regions`, each style layer's masked copies of its features (one per region) too."""
+    `config.low_memory`), image buffers, the kernels Winograd's path transformed, the bfloat16
+    weights, NNPACK's workspace; with `regions`, each style layer's masked copies of its features
+    (one per region) too."""
     masked = 0 if regions <= 1 else sum(regions * channels(n) * (height >> _block(n)) * (width >> _block(n)) * 4
                                         for n in config.style_layers)
     numbers = 3 * height * width
     pair_bytes = 2 * numbers * (2 if config.low_memory else 4)
     history = config.lbfgs_history * pair_bytes if config.optimizer == "lbfgs" else 2 * numbers * 4
     return (saved_bytes(config, height, width) + history + 8 * numbers * 4 + winograd_bytes(config, height, width)
-            + nnpack_bytes(config, height, width) + masked)
+            + bf16_bytes(config, height, width) + nnpack_bytes(config, height, width) + masked)
 
 

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import Tensor, nn
 
+from .bf16 import bf16_conv3x3, bf16_ready, bf16_weight
 from .nnpack import nnpack_conv3x3, nnpack_ready
 from .winograd import WinogradConv3x3, kernel_transform
 
@@ -69,7 +70,9 @@ class Conv3x3(nn.Conv2d):
         self.weight, self.bias = nn.Parameter(weight.detach()), nn.Parameter(bias.detach())
         self.fast = fast
         self.low_memory = False  # NNPACK in strips (`nnpack_conv3x3`), no Winograd kernels kept: a little slower
+        self.bf16 = False  # bfloat16 products (`bf16`) where oneDNN has them for this CPU: faster, 0.2% rounding
         self._winograd: tuple[tuple[int, int], Tensor] | None = None  # (weight's pointer and version, kernels)
+        self._bf16: tuple[tuple[int, int], Tensor] | None = None  # (weight's pointer and version, bfloat16 copy)
 
     def reset_parameters(self) -> None:
         """Nothing: the constructor takes the given weights, so random ones would be wasted work."""
@@ -79,6 +82,10 @@ class Conv3x3(nn.Conv2d):
         path = self.path(x)
         if path != "winograd":
             self._winograd = None  # a layer holds transformed kernels only while it uses them
+        if path != "bf16":
+            self._bf16 = None
+        if path == "bf16":
+            return bf16_conv3x3(x, self.bf16_weights(), self.bias)
         if path == "nnpack":
             return _NnpackConv3x3.apply(x, self.weight, self.bias, self.strip_rows(*x.shape[-2:]))
         if path == "winograd":
@@ -86,10 +93,12 @@ class Conv3x3(nn.Conv2d):
         return super().forward(x)
 
     def path(self, x: Tensor) -> str:
-        """Which algorithm takes input `x`: "nnpack", "winograd" or "direct" (`nn.Conv2d`'s)."""
+        """Which algorithm takes input `x`: "bf16", "nnpack", "winograd" or "direct" (`nn.Conv2d`'s)."""
         frozen = not (self.weight.requires_grad or (self.bias is not None and self.bias.requires_grad))
         if not (self.fast and frozen and x.device.type == "cpu" and x.dtype == torch.float32):
             return "direct"
+        if self.bf16 and bf16_ready():
+            return "bf16"
         return self.fast_path(x.shape[-2] * x.shape[-1], self.low_memory)
 
     @classmethod
@@ -106,6 +115,13 @@ class Conv3x3(nn.Conv2d):
             self._winograd = key, kernel_transform(self.weight)
         return self._winograd[1]
 
+    def bf16_weights(self) -> Tensor:
+        """The weights as `bf16.bf16_conv3x3` takes them, made once per weight."""
+        key = (self.weight.data_ptr(), self.weight._version)
+        if self._bf16 is None or self._bf16[0] != key:
+            self._bf16 = key, bf16_weight(self.weight)
+        return self._bf16[1]
+
     def strip_rows(self, h: int, w: int) -> int:
         """Output rows per NNPACK call for an h x w map (see `nnpack_conv3x3`): all of them without `low_memory`."""
         if not self.low_memory:
@@ -115,6 +131,13 @@ class Conv3x3(nn.Conv2d):
 
     def extra_repr(self) -> str:
         return f"{super().extra_repr()}, fast={self.fast}, low_memory={self.low_memory}"
+
+
+def use_bf16(net: nn.Module, on: bool) -> None:
+    """Turn `Conv3x3.bf16` on or off for every `Conv3x3` in `net`."""
+    for module in net.modules():
+        if isinstance(module, Conv3x3):
+            module.bf16 = on
 
 
 def use_low_memory(net: nn.Module, on: bool) -> None:

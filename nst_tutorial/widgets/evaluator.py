@@ -296,8 +296,9 @@ class EvaluatorController:
 
 
 def Evaluator(config: Config | None = None) -> EvaluatorView:  # noqa: N802 - reads as the app's name
-    """The Evaluator app: a view wired to its controller (`view.controller`). Display it in a notebook."""
-    config = config or Config(size=192, iterations=100)
+    """The Evaluator app: a view wired to its controller (`view.controller`). Display it in a notebook.
+    Without `config` it starts from the default `Config`, at 192 px."""
+    config = config or Config(size=192)
     view = EvaluatorView(config)
     view.controller = EvaluatorController(view, config)
     return view
